@@ -194,4 +194,5 @@ class PushChannel(ABC):
         """Send one message; return what happened, never raise for provider faults."""
 
     def close(self) -> None:
-        """Release connections held across a batch."""
+        """Release connections held across a batch (nothing to release by default)."""
+        return None
