@@ -1,0 +1,1 @@
+"""Static files served by the web layer (banner.js)."""
