@@ -38,6 +38,9 @@ MAX_POLYGON_POINTS = 250
 COORDINATE_DECIMALS = 6
 
 CAP_LANGUAGE = {"sv": "sv-SE", "en": "en-US"}
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 
 CATEGORY_LABELS = {
     "sv": {
@@ -312,6 +315,13 @@ def render_cap(snapshot: NoticeSnapshot) -> bytes:
     for value, what in ((snapshot.identifier, "identifier"), (snapshot.sender, "sender")):
         if not value or any(ch.isspace() or ch in ",&<" for ch in value):
             raise ValueError(f"CAP {what} {value!r} must be non-empty, without spaces or commas")
+    for value, allowed, what in (
+        (snapshot.urgency, URGENCIES, "urgency"),
+        (snapshot.severity, SEVERITIES, "severity"),
+        (snapshot.certainty, CERTAINTIES, "certainty"),
+    ):
+        if value not in allowed:
+            raise ValueError(f"CAP {what} must be one of {', '.join(allowed)}, not {value!r}")
     if snapshot.msg_type != "Alert" and not snapshot.references:
         raise ValueError(f"a CAP {snapshot.msg_type} must reference the revisions it replaces")
 

@@ -223,3 +223,10 @@ def test_cap_index_has_one_entry_per_revision_linking_its_cap_document():
     ]
     assert entries[2].findtext(f"{{{CAP_NS}}}sent") == "2026-11-24T08:15:00+01:00"
     assert body == render_cap_index_atom([CANCEL, ORIGINAL, UPDATE], feed=feed)
+
+
+def test_values_outside_the_cap_vocabulary_are_refused():
+    with pytest.raises(ValueError, match="severity"):
+        render_cap(make_snapshot(severity="severe"))
+    with pytest.raises(ValueError, match="identifier"):
+        render_cap(make_snapshot(identifier="two words"))
