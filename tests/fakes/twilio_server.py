@@ -81,6 +81,7 @@ class RecordedMessage:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # headers and body leave in one send (flushed after each request)
     server: _Server
 
     def log_message(self, format, *args):
