@@ -1,0 +1,85 @@
+"""Engines and sessions: one way to get a Session, in a request or outside one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, **kwargs)
+
+
+def is_postgres(engine_or_session: Engine | Session) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "postgresql"
+
+
+class Database:
+    """Holds the engine and hands out a Session per request (``db.session``)."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = app.config.get("VARSLA_ENGINE") or make_engine(
+            app.config["VARSLA_DATABASE_URL"]
+        )
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        app.extensions["varsla_db"] = self
+        # Per request, and per app context for CLI commands and jobs.
+        app.teardown_request(self._close_session)
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            assert self.sessionmaker is not None, "Database.init_app was not called"
+            g.db_session = self.sessionmaker()
+        return g.db_session
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """A session outside a request that commits once at the end (CLI, jobs)."""
+        assert self.sessionmaker is not None
+        with self.sessionmaker() as session, session.begin():
+            yield session
+
+    @staticmethod
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()

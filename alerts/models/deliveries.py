@@ -1,0 +1,76 @@
+"""The delivery outbox: one row per (revision, subscriber, channel)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting to be claimed
+    SENDING = "sending"  # claimed by a worker under a lease
+    ACCEPTED = "accepted"  # the provider took it (provider_ref set)
+    SENT = "sent"  # the provider handed it on (Twilio "sent")
+    DELIVERED = "delivered"  # the handset or mailbox has it
+    UNDELIVERED = "undelivered"  # the provider gave up after accepting
+    FAILED = "failed"  # permanent failure, or out of attempts
+    DROPPED = "dropped"  # not sent: notice expired, or superseded by the all-clear
+    OPTED_OUT = "opted_out"  # the recipient has unsubscribed
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("revision_id", "subscriber_id", "channel"),
+        # What dispatchers claim: due pending rows, most urgent first.
+        Index("ix_deliveries_claim", "status", "priority", "not_before"),
+        Index("ix_deliveries_notice_status", "notice_id", "channel", "status"),
+        Index("ix_deliveries_provider_ref", "provider_ref"),
+    )
+
+    # BIGINT on PostgreSQL (a national register times many notices); SQLite needs INTEGER
+    # for its rowid alias.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    revision_id: Mapped[int] = mapped_column(ForeignKey("notice_revisions.id", ondelete="CASCADE"))
+    revision_number: Mapped[int]
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
+    # Lower goes first: 0 Extreme ... 4 Unknown (channels.base.SEVERITY_ORDER).
+    priority: Mapped[int] = mapped_column(default=4)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    provider_ref: Mapped[str | None] = mapped_column(String(100))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message the embedded default did NOT send (no provider configured), kept for operators."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

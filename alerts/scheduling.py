@@ -1,0 +1,65 @@
+"""Periodic jobs with APScheduler 3. Each job is idempotent, so any number of
+schedulers may run against one database.
+
+The scheduler is never started by ``create_app``: ``varsla serve`` and
+``varsla scheduler`` start it, so gunicorn workers do not each run one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from . import notices
+from .db import db
+
+logger = logging.getLogger(__name__)
+
+#: (name, function(session)) pairs; other parts of the app add theirs (lease reclaim, purge).
+JOBS: list[tuple[str, Callable[[Session], object]]] = [
+    ("activate_due", lambda session: notices.activate_due(session)),
+    ("expire_ended", lambda session: notices.expire_ended(session)),
+]
+
+
+def run_job(app: Flask, name: str, job: Callable[[Session], object]) -> None:
+    """Run one job in its own transaction; a failure is logged and retried next tick."""
+    with app.app_context():
+        try:
+            with db.begin() as session:
+                result = job(session)
+            if result:
+                logger.info(
+                    "job %s: %s", name, result if not isinstance(result, list) else len(result)
+                )
+        except Exception:
+            logger.exception("job %s failed; it runs again next tick", name)
+
+
+def run_all_once(app: Flask) -> None:
+    for name, job in JOBS:
+        run_job(app, name, job)
+
+
+def build_scheduler(app: Flask, *, blocking: bool = False):
+    """A scheduler ticking every job every ``VARSLA_SCHEDULER_INTERVAL_S`` seconds."""
+    scheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    interval = float(app.config["VARSLA_SCHEDULER_INTERVAL_S"])
+    for name, job in JOBS:
+        scheduler.add_job(
+            run_job,
+            "interval",
+            seconds=interval,
+            args=[app, name, job],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # first run at once, not one interval after start
+        )
+    return scheduler

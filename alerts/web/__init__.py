@@ -1,0 +1,14 @@
+"""HTTP: the JSON API, the operator console, public pages and operations endpoints."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import api, console, ops, problems
+
+    problems.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(console.bp)
+    app.register_blueprint(ops.bp)

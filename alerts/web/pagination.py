@@ -1,0 +1,54 @@
+"""Paged lists: ``{"items": [...], "next": <cursor or null>}``.
+
+The cursor is opaque to clients; today it carries an offset into a stable
+ordering, which is enough for operator lists of thousands of notices.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from ..errors import ValidationFailed
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def _decode(cursor: str) -> int:
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))["o"]
+    except (ValueError, TypeError, KeyError):
+        raise ValidationFailed.on("cursor", "is not a cursor this API gave out") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise ValidationFailed.on("cursor", "is not a cursor this API gave out")
+    return offset
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def page(
+    session: Session, query: Select, render: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """One page of ``query`` (which must have a total ordering), after ``?cursor=``."""
+    try:
+        limit = min(int(request.args.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+    except ValueError:
+        raise ValidationFailed.on("limit", "must be a whole number") from None
+    if limit < 1:
+        raise ValidationFailed.on("limit", "must be at least 1")
+    offset = _decode(request.args["cursor"]) if request.args.get("cursor") else 0
+    rows = list(session.scalars(query.offset(offset).limit(limit + 1)))
+    more = len(rows) > limit
+    return {
+        "items": [render(r) for r in rows[:limit]],
+        "next": _encode(offset + limit) if more else None,
+    }

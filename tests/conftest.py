@@ -1,0 +1,162 @@
+"""Fixtures for the whole suite: the database under test, the app, clients, factories.
+
+``VARSLA_TEST_DB=postgresql`` runs the suite on PostgreSQL (127.0.0.1:5432)
+instead of SQLite; either way every run gets a fresh database. Tests marked
+``postgres`` always need PostgreSQL: they skip with the reason when it is not
+reachable, except under ``CI=true`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from alerts.db import make_engine
+from alerts.migrate import upgrade
+from alerts.models import Base
+
+PG_ADMIN_URL = os.environ.get(
+    "VARSLA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_reachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        engine = make_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).render_as_string()}: {exc}"
+
+
+class PostgresDatabases:
+    """Creates fresh databases on the local server and drops them at the end of the run."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.admin = None
+
+    def create(self) -> str:
+        if self.admin is None:
+            self.admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        name = f"varsla_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> None:
+    reason = _pg_reachable()
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, pg_databases, request) -> str:
+    """The database the suite runs on, created fresh and migrated once."""
+    if os.environ.get("VARSLA_TEST_DB", "sqlite") == "postgresql":
+        request.getfixturevalue("pg_available")
+        url = pg_databases.create()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'varsla.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_available, pg_databases) -> str:
+    """A fresh, migrated PostgreSQL database for tests that need PostgreSQL itself."""
+    url = pg_databases.create()
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def truncate_all(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+def make_test_app(database_url: str, tmp_path: Path, **config):
+    from alerts.app import create_app
+
+    return create_app(
+        {
+            "TESTING": True,
+            "VARSLA_DATABASE_URL": database_url,
+            "VARSLA_BASE_URL": "http://varsla.test",
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            **config,
+        }
+    )
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """The app on the suite's database; every table is emptied after the test."""
+    app = make_test_app(database_url, tmp_path)
+    with app.app_context():
+        yield app
+        from alerts.db import db
+
+        db.session.close()
+        truncate_all(db.engine)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    """A session for arranging data; commit what the app under test must see."""
+    from alerts.db import db
+
+    session = db.sessionmaker()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
