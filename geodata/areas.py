@@ -48,7 +48,7 @@ class AreaError(ValueError):
     """An area cannot be built; ``field`` names the input at fault, ``message`` says why."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
 
@@ -56,7 +56,7 @@ class AreaError(ValueError):
 def parse_polygon_geojson(
     obj: Mapping[str, Any] | str,
     *,
-    field: str = "geometry",
+    field: str = "",
     region_bounds_lon_lat: tuple[float, float, float, float] | None = (
         crs_mod.SWEDEN_BOUNDS_LON_LAT
     ),
@@ -65,39 +65,51 @@ def parse_polygon_geojson(
 
     Unlike zone import nothing is repaired: a polygon that crosses itself is
     refused with where it does, since the operator can redraw it and a guess
-    could alert the wrong people. Raises :class:`AreaError` (``field`` as
-    given) for invalid JSON, other geometry types, unclosed rings, rings with
-    too few positions, out-of-range or swapped coordinates, coordinates
-    outside ``region_bounds_lon_lat`` (Sweden), self-intersections and
-    polygons without area. A GeoJSON Feature is unwrapped.
+    could alert the wrong people. Raises :class:`AreaError` for invalid JSON,
+    other geometry types, unclosed rings, rings with too few positions,
+    out-of-range or swapped coordinates, coordinates outside
+    ``region_bounds_lon_lat`` (Sweden), self-intersections and polygons
+    without area. A GeoJSON Feature is unwrapped.
+
+    ``AreaError.field`` is a path below the geometry (``type`` or
+    ``coordinates``; empty for the whole), prefixed with ``field`` when given,
+    so a caller can report ``area.geometry.coordinates``.
     """
+
+    def error(sub_field: str, message: str) -> AreaError:
+        return AreaError(".".join(p for p in (field, sub_field) if p), message)
+
     if isinstance(obj, str):
         try:
             obj = json.loads(obj)
         except json.JSONDecodeError as exc:
-            raise AreaError(field, f"is not valid JSON: {exc.msg}") from exc
+            raise error("", f"is not valid JSON: {exc.msg}") from exc
     if isinstance(obj, Mapping) and obj.get("type") == "Feature":
         obj = obj.get("geometry")
+    if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
+        sub_field = "type" if isinstance(obj, Mapping) else ""
+    else:
+        sub_field = "coordinates"
     try:
         rings = polygon_rings(obj)
     except GeometryProblems as exc:
-        raise AreaError(field, "; ".join(exc.problems)) from exc
+        raise error(sub_field, "; ".join(exc.problems)) from exc
     coordinates = all_coordinates(rings)
     problem = crs_mod.check_lon_lat_plausible(
         coordinates[:, 0], coordinates[:, 1], region_bounds_lon_lat=region_bounds_lon_lat
     )
     if problem:
-        raise AreaError(field, problem)
+        raise error("coordinates", problem)
     parts = build_polygons(rings)
     for index, part in enumerate(parts):
         if crs_mod.lon_lat_to_metric(shapely.make_valid(part)).area < 1.0:
             label = f"part {index + 1}" if len(parts) > 1 else "the polygon"
-            raise AreaError(field, f"{label} has no area: its points lie on a line")
+            raise error("coordinates", f"{label} has no area: its points lie on a line")
     geometry: Polygon | MultiPolygon = parts[0] if len(parts) == 1 else MultiPolygon(parts)
     reason = invalidity_reason(geometry)
     if reason:
-        raise AreaError(
-            field, f"{reason} (lon, lat); redraw the polygon so that its edges do not cross"
+        raise error(
+            "coordinates", f"{reason} (lon, lat); redraw the polygon so that its edges do not cross"
         )
     return geometry
 
