@@ -443,6 +443,16 @@ def write_openaddresses_csv(
     writer.writerow(OPENADDRESSES_COLUMNS[:-1])
     for r in records:
         writer.writerow(
-            [f"{r.lon:.6f}", f"{r.lat:.6f}", r.house_number, r.street, r.entrance, r.city,
-             r.district, r.region, r.postcode, r.source_id]
-        )  # fmt: skip
+            [
+                f"{r.lon:.6f}",
+                f"{r.lat:.6f}",
+                r.house_number,
+                r.street,
+                r.entrance,
+                r.city,
+                r.district,
+                r.region,
+                r.postcode,
+                r.source_id,
+            ]
+        )

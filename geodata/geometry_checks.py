@@ -69,7 +69,9 @@ def polygon_rings(geometry: Any) -> RingArrays:
     for part_index, rings in enumerate(parts):
         if not _is_list(rings) or not rings:
             problems.append(
-                f"part {part_index + 1} is empty" if multi else "geometry is empty: it has no rings"
+                f"part {part_index + 1} is empty"
+                if multi
+                else "geometry is empty: it has no coordinates"
             )
             continue
         arrays: list[np.ndarray] = []
