@@ -1,6 +1,6 @@
 """Regenerate municipalities.geojson and water_zones.geojson (a developer tool, not run by Varsla).
 
-Usage: ``PYTHONPATH=. python geodata/data/make_demo_zones.py [tests/data/swedish_municipalities.geojson]``
+Usage: ``python -m geodata.data.make_demo_zones [tests/data/swedish_municipalities.geojson]``
 
 Municipal boundaries are copied from the okfse/sweden-geojson file (Motala
 0583, Mora 2062). The water-supply zones are invented: smooth irregular
