@@ -28,7 +28,12 @@ def _select_locale() -> str:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Assemble config, database, blueprints and channels. Starts no background work."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(app.instance_path))
     if config:
