@@ -12,3 +12,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(__import__("alerts.web.feeds", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("alerts.web.public", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("alerts.web.api_public", fromlist=["bp"]).bp)

@@ -217,6 +217,19 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 ],
             )
         },
+        "/active": {
+            "get": _op(
+                "Active notices for a zone or a point, most severe first (the banner's data; "
+                "CORS open, no credentials; an unknown zone is 404)",
+                auth=False,
+                ok={"description": "{items: [...], next: null, lang, alert}"},
+                params=[
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (("zone", "string"), ("lat", "number"), ("lon", "number"))
+                ]
+                + [{"name": "lang", "in": "query", "schema": {"enum": ["sv", "en"]}}],
+            )
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
