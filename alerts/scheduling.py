@@ -20,6 +20,8 @@ from . import notices
 from .db import db
 
 logger = logging.getLogger(__name__)
+# APScheduler logs every tick at INFO; our jobs log what they did themselves.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 #: (name, function(session)) pairs; other parts of the app add theirs (lease reclaim, purge).
 JOBS: list[tuple[str, Callable[[Session], object]]] = [

@@ -105,9 +105,17 @@ def pg_url(pg_available, pg_databases) -> str:
 
 
 def truncate_all(engine) -> None:
+    """Empty every table. On PostgreSQL, first end connections a failed test left in a
+    transaction, or TRUNCATE would wait for their locks forever."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:

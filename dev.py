@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Set up and run Varsla with nothing but Python 3.11+.
+
+    python3 dev.py start   # virtualenv, install, migrate, demo data, serve on :5000
+    python3 dev.py test    # virtualenv, install with test tools, run the whole suite
+
+``test`` runs the suite on SQLite and then on PostgreSQL (127.0.0.1:5432). Without a
+reachable PostgreSQL the second run is skipped with the reason, except under CI=true.
+pytest's "no tests collected" (exit code 5) counts as a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".installed"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    return subprocess.run([str(a) for a in args], cwd=ROOT, env=env, check=check).returncode
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project (editable) when pyproject.toml changed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be run by an older python3
+        sys.exit(f"Varsla needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = f"{(ROOT / 'pyproject.toml').stat().st_mtime_ns}:{extras}"
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    run(PYTHON, "-m", "pip", "install", "--quiet", "-e", target)
+    STAMP.write_text(wanted)
+
+
+def varsla(*args: str, check: bool = True) -> int:
+    return run(BIN / "varsla", *args, check=check)
+
+
+def start(argv: list[str]) -> int:
+    """Install, migrate, load the demo and serve everything in one process."""
+    ensure_venv("")
+    varsla("db", "upgrade")
+    varsla("demo")
+    port = argv[0] if argv else os.environ.get("PORT", "5000")
+    return varsla(
+        "serve", "--host", os.environ.get("HOST", "127.0.0.1"), "--port", port, check=False
+    )
+
+
+def _chromium_hint() -> None:
+    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+        print(
+            "note: no Chromium found; browser tests will be skipped "
+            "(Debian/Ubuntu: apt-get install chromium)",
+            flush=True,
+        )
+
+
+def test(argv: list[str]) -> int:
+    """The whole suite on SQLite, then on PostgreSQL."""
+    ensure_venv("test")
+    _chromium_hint()
+    failed = False
+    for database in ("sqlite", "postgresql"):
+        env = {**os.environ, "VARSLA_TEST_DB": database}
+        print(f"\n=== test suite on {database} ===", flush=True)
+        if database == "postgresql" and not _postgres_reachable():
+            if os.environ.get("CI", "").lower() == "true":
+                print("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432", flush=True)
+                return 1
+            print("SKIPPED: PostgreSQL is not reachable on 127.0.0.1:5432", flush=True)
+            continue
+        code = run(PYTHON, "-m", "pytest", *argv, env=env, check=False)
+        if code == 5:
+            print("pytest collected no tests: that is a failure, not a pass", flush=True)
+        failed = failed or code != 0
+    lint = run(PYTHON, "-m", "ruff", "check", ".", check=False)
+    return 1 if failed or lint else 0
+
+
+def _postgres_reachable() -> bool:
+    code = subprocess.run(
+        [
+            str(PYTHON),
+            "-c",
+            "import psycopg; psycopg.connect("
+            "'host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=3).close()",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+    ).returncode
+    return code == 0
+
+
+COMMANDS = {"start": start, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))
