@@ -8,12 +8,14 @@ reachable, except under ``CI=true`` where that is a failure.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -122,10 +124,22 @@ def truncate_all(engine) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Fixtures keep an app context pushed for direct service calls; without this, Flask
+    would reuse it for requests and share ``g`` (the db session, the CSRF token, the
+    operator) between requests and with the test, hiding real bugs.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_test_app(database_url: str, tmp_path: Path, **config):
     from alerts.app import create_app
 
-    return create_app(
+    app = create_app(
         {
             "TESTING": True,
             "VARSLA_DATABASE_URL": database_url,
@@ -135,6 +149,8 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
             **config,
         }
     )
+    app.test_client_class = IsolatedClient
+    return app
 
 
 @pytest.fixture
