@@ -28,6 +28,9 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     for command in (db_group, operators_group, apikeys_group, serve, scheduler, demo):
         app.cli.add_command(command)
+    from .dispatch.commands import worker
+
+    app.cli.add_command(worker)
 
 
 @click.group("db")

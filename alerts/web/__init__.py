@@ -12,6 +12,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(ops.bp)
+    from .api_deliveries import register as register_dispatch
+
+    register_dispatch(app)
     app.register_blueprint(__import__("alerts.web.feeds", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("alerts.web.public", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("alerts.web.api_public", fromlist=["bp"]).bp)

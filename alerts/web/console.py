@@ -161,3 +161,22 @@ def notice_action(notice_id: str, action: str):
         db.session.rollback()
         flash(exc.detail, "error")
     return redirect(url_for("console.notice_detail", notice_id=notice_id))
+
+
+@bp.get("/outbox")
+@login_required
+def outbox():
+    """Messages the embedded default kept instead of sending (no provider configured)."""
+    from flask import current_app
+
+    from ..dispatch.channels_config import email_configured, sms_configured
+    from ..models import OutboxMessage
+
+    rows = db.session.scalars(
+        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
+    ).all()
+    configured = {
+        "sms": sms_configured(current_app.config),
+        "email": email_configured(current_app.config),
+    }
+    return render_template("console/outbox.html", messages=rows, configured=configured)

@@ -1,0 +1,246 @@
+"""Claiming due deliveries under a lease, and taking back leases of workers that died.
+
+A claim is one short transaction: pick due ``pending`` rows (most severe
+first), turn them into ``sending`` with our name and a lease expiry, and
+commit. On PostgreSQL the pick is ``FOR UPDATE SKIP LOCKED``, so any number of
+workers on any hosts take disjoint batches without waiting on each other; on
+SQLite (one embedded dispatcher) the guarded UPDATE alone is enough. The row
+is only ever changed by its lease holder afterwards (guarded by
+``lease_owner``). A worker that dies leaves ``sending`` rows whose lease
+expires; :func:`reclaim_expired` makes them ``pending`` again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from ..db import is_postgres
+from ..models import (
+    Delivery,
+    DeliveryStatus,
+    Notice,
+    NoticeRevision,
+    RevisionState,
+    Subscriber,
+    utcnow,
+)
+from .states import notice_states, stale_reason
+
+logger = logging.getLogger(__name__)
+
+D = DeliveryStatus
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One delivery a worker holds the lease of, with what it needs to send it."""
+
+    id: int
+    notice_id: uuid.UUID
+    revision_id: int
+    revision_number: int
+    subscriber_id: int
+    channel: str
+    attempt: int
+    address: str
+    language: str
+
+
+def _blocked_by_earlier() -> object:
+    """True for a row whose subscriber still has an unfinished earlier revision of the notice.
+
+    This is what keeps an update or the all-clear from overtaking the original
+    for the same person: it waits until the earlier send has an outcome.
+    """
+    earlier = aliased(Delivery)
+    return exists().where(
+        earlier.notice_id == Delivery.notice_id,
+        earlier.channel == Delivery.channel,
+        earlier.subscriber_id == Delivery.subscriber_id,
+        earlier.revision_number < Delivery.revision_number,
+        earlier.status.in_([D.PENDING, D.SENDING]),
+    )
+
+
+def claim_batch(
+    session: Session,
+    owner: str,
+    limit: int,
+    *,
+    lease_s: float,
+    now: datetime | None = None,
+) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries for ``owner``; the caller commits.
+
+    Deliveries that must not go out any more (notice expired or superseded,
+    subscriber opted out meanwhile) are settled here instead of returned.
+    """
+    now = now or utcnow()
+    pick = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == D.PENDING,
+            Delivery.not_before <= now,
+            or_(Delivery.revision_number == 1, ~_blocked_by_earlier()),
+        )
+        # Not by id as well: (status, priority, not_before) is the index's order, so
+        # PostgreSQL walks the index instead of sorting every pending row.
+        .order_by(Delivery.priority, Delivery.not_before)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        pick = pick.with_for_update(skip_locked=True, of=Delivery)
+    ids = list(session.scalars(pick))
+    if not ids:
+        return []
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == D.PENDING)
+        .values(
+            status=D.SENDING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.notice_id,
+            Delivery.revision_id,
+            Delivery.revision_number,
+            Delivery.subscriber_id,
+            Delivery.channel,
+            Delivery.attempts,
+            Subscriber,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids), Delivery.status == D.SENDING, Delivery.lease_owner == owner)
+        .order_by(Delivery.priority, Delivery.id)
+    ).all()
+    states = notice_states(session, {row.notice_id for row in rows})
+    claimed: list[Claimed] = []
+    settle: dict[int, tuple[str, str, str]] = {}
+    for row in rows:
+        subscriber: Subscriber = row.Subscriber
+        reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
+        if reason is not None:
+            settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
+            continue
+        if not subscriber.wants(row.channel):
+            settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
+            continue
+        address = subscriber.phone if row.channel == "sms" else subscriber.email
+        claimed.append(
+            Claimed(
+                id=row.id,
+                notice_id=row.notice_id,
+                revision_id=row.revision_id,
+                revision_number=row.revision_number,
+                subscriber_id=row.subscriber_id,
+                channel=row.channel,
+                attempt=row.attempts,
+                address=address or "",
+                language=subscriber.language or "sv",
+            )
+        )
+    for delivery_id, (status, code, text) in settle.items():
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.lease_owner == owner)
+            .values(
+                status=status,
+                error_code=code,
+                error=text,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if settle:
+        logger.info("claim: %d deliveries settled without sending", len(settle))
+    return claimed
+
+
+def reclaim_expired(session: Session, *, max_attempts: int = 6, now: datetime | None = None) -> int:
+    """Give the deliveries of dead workers (lease expired) back to the queue.
+
+    A delivery that has already used all its attempts fails instead, so a
+    message that kills workers cannot kill them forever. Safe to run anywhere,
+    any number of times.
+    """
+    now = now or utcnow()
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.status == D.SENDING, Delivery.lease_expires_at < now)
+        .values(
+            status=case((Delivery.attempts >= max_attempts, D.FAILED), else_=D.PENDING),
+            error_code="lease_expired",
+            error="the worker sending it stopped before recording an outcome",
+            lease_owner=None,
+            lease_expires_at=None,
+            not_before=now,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if count:
+        logger.warning("reclaimed %d deliveries whose lease expired", count)
+    return count
+
+
+def drop_stale(session: Session, *, now: datetime | None = None) -> int:
+    """Drop unsent deliveries of notices that expired or were superseded. Idempotent."""
+    now = now or utcnow()
+    ended = select(Notice.id).where(
+        or_(
+            Notice.status == "expired",
+            (Notice.expires.is_not(None))
+            & (Notice.expires <= now)
+            & (Notice.status != "cancelled"),
+        )
+    )
+    expired = (
+        session.execute(
+            update(Delivery)
+            .where(Delivery.status == D.PENDING, Delivery.notice_id.in_(ended))
+            .values(
+                status=D.DROPPED, error_code="expired", error="not sent: expired", updated_at=now
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    newer = aliased(NoticeRevision)
+    superseded = (
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.status == D.PENDING,
+                exists().where(
+                    newer.notice_id == Delivery.notice_id,
+                    newer.number > Delivery.revision_number,
+                    newer.state == RevisionState.PUBLISHED,
+                ),
+            )
+            .values(
+                status=D.DROPPED,
+                error_code="superseded",
+                error="not sent: superseded",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    return expired + superseded

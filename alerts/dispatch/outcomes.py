@@ -1,0 +1,251 @@
+"""Recording what happened to a send: accepted, retry later, failed, opted out.
+
+Every write is guarded by the lease (``lease_owner``) for results a worker
+reports, and by a monotonic status order for provider receipts, so a late or
+repeated status callback, or a worker whose lease was taken back, changes
+nothing it should not.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.orm import Session
+
+from channels.base import DeliveryResult, Message, Outcome, Recipient
+from channels.sms import map_status_callback
+
+from ..models import Delivery, DeliveryStatus, OutboxMessage, Subscriber, utcnow
+from .claim import Claimed
+from .messages import parse_reference
+from .states import notice_states, stale_reason
+
+logger = logging.getLogger(__name__)
+
+D = DeliveryStatus
+
+#: Monotonic order of statuses: a receipt may only move a delivery to a higher rank.
+RANK = {
+    D.PENDING: 0,
+    D.SENDING: 0,
+    D.ACCEPTED: 1,
+    D.SENT: 2,
+    D.DELIVERED: 3,
+    D.UNDELIVERED: 3,
+    D.FAILED: 3,
+    D.DROPPED: 3,
+    D.OPTED_OUT: 3,
+}
+
+#: Twilio error codes in a receipt ("undelivered" with this code) that deserve another try.
+TRANSIENT_RECEIPT_CODES = frozenset({"30001", "30003", "30008", "30017"})
+#: Twilio's "unsubscribed recipient": the resident texted STOP to our sender.
+OPTED_OUT_CODE = "21610"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded attempts with exponential backoff and jitter."""
+
+    max_attempts: int = 6
+    base_s: float = 10.0
+    max_s: float = 900.0
+
+    def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        """Seconds before attempt ``attempt + 1``: base·2^(attempt-1), capped, "equal jitter".
+
+        Half the delay is fixed, half random, so a burst of 429s spreads out
+        instead of coming back in lockstep; a provider's Retry-After is a floor.
+        """
+        delay = min(self.max_s, self.base_s * (2 ** max(0, attempt - 1)))
+        delay = delay / 2 + random.uniform(0, delay / 2)
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, self.max_s))
+        return delay
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """A worker's account of one send: which lease, what came back, what was composed."""
+
+    claimed: Claimed
+    result: DeliveryResult
+    recipient: Recipient | None = None
+    message: Message | None = None
+    local_only: bool = False
+
+
+def apply_reports(
+    session: Session,
+    owner: str,
+    reports: list[SendReport],
+    policy: RetryPolicy,
+    *,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Record a batch of outcomes; the caller commits. Returns counts by outcome.
+
+    ``lost`` counts results whose lease had been taken back (the row was
+    reclaimed after this worker was presumed dead): the message may then go
+    out twice, which the log says.
+    """
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    table = Delivery.__table__
+    accepted = [r for r in reports if r.result.outcome is Outcome.ACCEPTED]
+    if accepted:
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.lease_owner == owner)
+            .values(
+                # A receipt may have arrived first and moved it further; keep that.
+                status=case((table.c.status == D.SENDING, D.ACCEPTED), else_=table.c.status),
+                provider_ref=bindparam("b_ref"),
+                error_code=None,
+                error=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                sent_at=now,
+                updated_at=now,
+            )
+        )
+        params = [{"b_id": r.claimed.id, "b_ref": r.result.provider_ref} for r in accepted]
+        matched = session.connection().execute(statement, params).rowcount
+        counts["accepted"] = len(accepted)
+        if matched is not None and 0 <= matched < len(accepted):
+            counts["lost"] = len(accepted) - matched
+            logger.warning(
+                "%d sent deliveries had lost their lease (reclaimed): possible duplicates",
+                len(accepted) - matched,
+            )
+        locals_ = [r for r in accepted if r.local_only and r.message is not None]
+        if locals_:
+            session.add_all(
+                OutboxMessage(
+                    delivery_id=r.claimed.id,
+                    channel=r.claimed.channel,
+                    recipient=r.recipient.address if r.recipient else r.claimed.address,
+                    subject=r.message.subject[:300],
+                    body=r.message.body,
+                    html=r.message.html,
+                    created_at=now,
+                )
+                for r in locals_
+                if r.message is not None
+            )
+    others = [r for r in reports if r.result.outcome is not Outcome.ACCEPTED]
+    if others:
+        states = notice_states(session, {r.claimed.notice_id for r in others})
+    for report in others:
+        claimed, result = report.claimed, report.result
+        values: dict[str, object] = {
+            "error_code": (result.error_code or "")[:40] or None,
+            "error": result.error,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if result.outcome is Outcome.RETRY:
+            reason = stale_reason(states.get(claimed.notice_id), claimed.revision_number, now)
+            if reason is not None:
+                values.update(status=D.DROPPED, error=f"not retried: {reason} ({result.error})")
+                key = "dropped"
+            elif claimed.attempt >= policy.max_attempts:
+                values.update(
+                    status=D.FAILED,
+                    error=f"gave up after {claimed.attempt} attempts: {result.error}",
+                )
+                key = "failed"
+            else:
+                delay = policy.delay_s(claimed.attempt, result.retry_after_s)
+                values.update(status=D.PENDING, not_before=now + timedelta(seconds=delay))
+                key = "retry"
+        elif result.outcome is Outcome.OPTED_OUT:
+            values["status"] = D.OPTED_OUT
+            _opt_out(session, claimed.subscriber_id, claimed.channel, now)
+            key = "opted_out"
+        else:
+            values["status"] = D.FAILED
+            key = "failed"
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == claimed.id, Delivery.lease_owner == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _opt_out(session: Session, subscriber_id: int, channel: str, now: datetime) -> None:
+    column = Subscriber.sms_opted_out_at if channel == "sms" else Subscriber.email_opted_out_at
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, column.is_(None))
+        .values({column: now, Subscriber.updated_at: now})
+        .execution_options(synchronize_session=False)
+    )
+
+
+def apply_status_callback(
+    session: Session,
+    params,
+    *,
+    reference: str | None,
+    policy: RetryPolicy,
+    now: datetime | None = None,
+) -> str:
+    """Apply a Twilio status callback; returns what happened.
+
+    "unknown" (no such delivery), "stale" (a receipt for an earlier attempt or
+    another message), "ignored" (not newer than what we know: a replay or a
+    late receipt), "retry" (undelivered for a transient reason: queued again),
+    or the new status.
+    """
+    now = now or utcnow()
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    status, error_code = map_status_callback(params)
+    delivery: Delivery | None = None
+    attempt: int | None = None
+    parsed = parse_reference(reference or "")
+    if parsed is not None:
+        delivery_id, attempt = parsed
+        delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    elif sid:
+        delivery = session.scalar(
+            select(Delivery).where(Delivery.provider_ref == sid).with_for_update()
+        )
+        attempt = delivery.attempts if delivery is not None else None
+    if delivery is None or delivery.channel != "sms":
+        return "unknown"
+    if attempt != delivery.attempts or (delivery.provider_ref and delivery.provider_ref != sid):
+        return "stale"
+    if status is None:
+        return "ignored"
+    if RANK.get(D(status), 0) <= RANK.get(D(delivery.status), 0):
+        return "ignored"
+    delivery.provider_ref = delivery.provider_ref or sid or None
+    delivery.updated_at = now
+    if status in (D.UNDELIVERED, D.FAILED) and error_code:
+        delivery.error_code = error_code[:40]
+        delivery.error = f"Twilio {status} ({error_code})"
+        if error_code == OPTED_OUT_CODE:
+            delivery.status = D.OPTED_OUT
+            _opt_out(session, delivery.subscriber_id, "sms", now)
+            return D.OPTED_OUT
+        if error_code in TRANSIENT_RECEIPT_CODES and delivery.status != D.SENDING:
+            state = notice_states(session, [delivery.notice_id]).get(delivery.notice_id)
+            reason = stale_reason(state, delivery.revision_number, now)
+            if reason is None and delivery.attempts < policy.max_attempts:
+                delivery.status = D.PENDING
+                delivery.provider_ref = None
+                delivery.not_before = now + timedelta(seconds=policy.delay_s(delivery.attempts))
+                return "retry"
+    delivery.status = status
+    if status == D.DELIVERED:
+        delivery.error_code = delivery.error = None
+    return status

@@ -1,0 +1,89 @@
+"""Whether a delivery is still worth sending: the notice's state as the outbox sees it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
+
+#: Delivery statuses that mean "this person was (or is being) sent this revision".
+RECEIVED = ("sending", "accepted", "sent", "delivered", "undelivered")
+#: Delivery statuses that still wait for a worker.
+UNSENT = ("pending",)
+#: Statuses a delivery never leaves.
+FINAL = ("delivered", "undelivered", "failed", "dropped", "opted_out")
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    """What decides whether an unsent delivery of a notice may still go out."""
+
+    status: str
+    expires: datetime | None
+    latest_published: int  # newest published revision number
+    cancel_revision: int | None  # number of the published all-clear, if any
+
+
+def notice_states(
+    session: Session, notice_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, NoticeState]:
+    """The state of each notice in ``notice_ids`` (two small queries)."""
+    ids = list(set(notice_ids))
+    if not ids:
+        return {}
+    latest = dict(
+        session.execute(
+            select(NoticeRevision.notice_id, func.max(NoticeRevision.number))
+            .where(
+                NoticeRevision.notice_id.in_(ids),
+                NoticeRevision.state == RevisionState.PUBLISHED,
+            )
+            .group_by(NoticeRevision.notice_id)
+        ).all()
+    )
+    cancels = dict(
+        session.execute(
+            select(NoticeRevision.notice_id, func.max(NoticeRevision.number))
+            .where(
+                NoticeRevision.notice_id.in_(ids),
+                NoticeRevision.state == RevisionState.PUBLISHED,
+                NoticeRevision.msg_type == MsgType.CANCEL,
+            )
+            .group_by(NoticeRevision.notice_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(Notice.id, Notice.status, Notice.expires).where(Notice.id.in_(ids))
+    ).all()
+    return {
+        notice_id: NoticeState(status, expires, latest.get(notice_id, 0), cancels.get(notice_id))
+        for notice_id, status, expires in rows
+    }
+
+
+def stale_reason(state: NoticeState | None, revision_number: int, now: datetime) -> str | None:
+    """Why an unsent delivery of revision ``revision_number`` must not go out now, or None.
+
+    - "superseded": a newer revision (an update or the all-clear) was published;
+      the newer message says it all, and an old one sent late would confuse.
+    - "expired": the notice has ended by its expiry. An all-clear is exempt:
+      "it is over" is never wrong to hear late.
+    """
+    if state is None:
+        return "notice deleted"
+    if revision_number < state.latest_published:
+        return "superseded"
+    is_all_clear = state.cancel_revision is not None and revision_number == state.cancel_revision
+    if is_all_clear:
+        return None
+    if state.status == NoticeStatus.EXPIRED:
+        return "expired"
+    if state.expires is not None and state.expires <= now:
+        return "expired"
+    return None

@@ -1,0 +1,331 @@
+"""The dispatcher loop: claim, send with bounded concurrency under rate limits, record.
+
+One main thread talks to the database: it claims a batch (one short
+transaction, committed, session closed), builds each revision's snapshot once,
+and hands the sends to a thread pool. Sending threads never touch the
+database; each holds its own channel instances (an SMTP connection carries one
+transaction at a time, so instances are not shared) and waits for a token of
+its channel's rate limiter before calling the provider. Results come back on a
+queue and are recorded in batches. No database connection is held while a
+provider is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from channels.base import DeliveryResult, NoticeSnapshot, Outcome, PushChannel
+
+from ..db import db
+from ..models import Delivery, DeliveryStatus, NoticeRevision, utcnow
+from ..snapshots import build_snapshot
+from .channels_config import ChannelFactory, channel_factories, links_from
+from .claim import Claimed, claim_batch, reclaim_expired
+from .messages import Composer, make_reference
+from .outcomes import RetryPolicy, SendReport, apply_reports
+from .ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatcherSettings:
+    """How one dispatcher process works. Rates are per process (see ``varsla worker``)."""
+
+    concurrency: int = 16
+    batch_size: int = 200
+    lease_s: float = 120.0
+    poll_s: float = 0.2
+    reclaim_every_s: float = 5.0
+    flush_every_s: float = 0.2
+    rates: dict[str, float] = field(default_factory=lambda: {"sms": 50.0, "email": 20.0})
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> DispatcherSettings:
+        settings = cls(
+            rates={
+                "sms": float(config.get("VARSLA_SMS_RATE", 50.0)),
+                "email": float(config.get("VARSLA_EMAIL_RATE", 20.0)),
+            },
+            retry=RetryPolicy(
+                max_attempts=int(config.get("VARSLA_MAX_ATTEMPTS", 6)),
+                base_s=float(config.get("VARSLA_RETRY_BASE_S", 10.0)),
+                max_s=float(config.get("VARSLA_RETRY_MAX_S", 900.0)),
+            ),
+            lease_s=float(config.get("VARSLA_LEASE_S", 120.0)),
+        )
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(settings, name, value)
+        return settings
+
+
+def worker_name() -> str:
+    """host:pid:random: unique per process, and says where a stuck lease came from."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class _Job:
+    claimed: Claimed
+    snapshot: NoticeSnapshot
+
+
+class Dispatcher:
+    """Claims and sends deliveries until stopped. See the module docstring."""
+
+    def __init__(
+        self,
+        app: Flask,
+        settings: DispatcherSettings | None = None,
+        *,
+        owner: str | None = None,
+        factories: dict[str, ChannelFactory] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or DispatcherSettings.from_config(app.config)
+        self.owner = owner or worker_name()
+        self.factories = factories or channel_factories(app.config)
+        self.composer = Composer(links_from(app.config))
+        self.limiters = {name: TokenBucket(rate) for name, rate in self.settings.rates.items()}
+        self.stop_event = threading.Event()
+        self._local = threading.local()
+        self._channels: list[PushChannel] = []
+        self._channels_lock = threading.Lock()
+        self._results: queue.SimpleQueue[SendReport] = queue.SimpleQueue()
+        self._snapshots: dict[int, NoticeSnapshot] = {}
+        self.counts: dict[str, int] = {}
+        self.first_send_at: float | None = None
+
+    # --- sending threads -----------------------------------------------------------
+
+    def _channel(self, name: str) -> PushChannel:
+        channels = getattr(self._local, "channels", None)
+        if channels is None:
+            channels = self._local.channels = {}
+        channel = channels.get(name)
+        if channel is None:
+            channel = channels[name] = self.factories[name]()
+            with self._channels_lock:
+                self._channels.append(channel)
+        return channel
+
+    def _send(self, job: _Job) -> None:
+        claimed = job.claimed
+        recipient = message = None
+        local_only = False
+        try:
+            recipient, message = self.composer.compose(
+                job.snapshot,
+                claimed.channel,
+                address=claimed.address,
+                language=claimed.language,
+                subscriber_id=claimed.subscriber_id,
+                reference=make_reference(claimed.id, claimed.attempt),
+            )
+            channel = self._channel(claimed.channel)
+            local_only = channel.local_only
+            limiter = self.limiters.get(claimed.channel)
+            if limiter is not None and not limiter.acquire(self.stop_event):
+                result = DeliveryResult(
+                    Outcome.RETRY, error_code="shutdown", error="worker stopped"
+                )
+            else:
+                if self.first_send_at is None:
+                    self.first_send_at = time.time()
+                result = channel.send(recipient, message)
+        except Exception as exc:  # composing failed: a bug, not the resident's fault
+            logger.exception("delivery %s: could not compose or send", claimed.id)
+            result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
+        self._results.put(SendReport(claimed, result, recipient, message, local_only))
+
+    def close_channels(self) -> None:
+        """Close connections held across batches (SMTP sessions, HTTP pools)."""
+        with self._channels_lock:
+            channels, self._channels = self._channels, []
+        for channel in channels:
+            try:
+                channel.close()
+            except Exception:
+                logger.exception("closing %s failed", channel.name)
+        # Threads build fresh instances on their next send.
+        self._local = threading.local()
+
+    # --- database (main thread only) ----------------------------------------------
+
+    def _snapshot(self, session: Session, revision_id: int) -> NoticeSnapshot:
+        snapshot = self._snapshots.get(revision_id)
+        if snapshot is None:
+            revision = session.get(NoticeRevision, revision_id)
+            assert revision is not None
+            snapshot = build_snapshot(session, revision.notice, revision)
+            if snapshot.msg_type != "Cancel" and snapshot.status == "cancelled":
+                # Only the all-clear itself reads as one; an earlier revision is what it was.
+                snapshot = dataclasses.replace(snapshot, status="active")
+            if len(self._snapshots) > 1024:
+                self._snapshots.clear()
+            self._snapshots[revision_id] = snapshot
+        return snapshot
+
+    def _claim(self, limit: int) -> list[_Job]:
+        assert db.sessionmaker is not None
+        with db.sessionmaker() as session, session.begin():
+            claimed = claim_batch(session, self.owner, limit, lease_s=self.settings.lease_s)
+            jobs = [_Job(c, self._snapshot(session, c.revision_id)) for c in claimed]
+        return jobs
+
+    def _record(self, reports: list[SendReport]) -> None:
+        assert db.sessionmaker is not None
+        for attempt in (1, 2, 3):
+            try:
+                with db.sessionmaker() as session, session.begin():
+                    counts = apply_reports(session, self.owner, reports, self.settings.retry)
+                break
+            except Exception:
+                # The sends happened; losing their outcome would re-send them after the
+                # lease expires. Try again before giving up on this batch.
+                logger.exception("recording %d outcomes failed (attempt %d)", len(reports), attempt)
+                if attempt == 3:
+                    raise
+                time.sleep(0.5 * attempt)
+        for key, value in counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+
+    def _reclaim(self) -> None:
+        assert db.sessionmaker is not None
+        with db.sessionmaker() as session, session.begin():
+            reclaim_expired(session, max_attempts=self.settings.retry.max_attempts)
+
+    def due_or_busy(self, within_s: float = 0.0) -> bool:
+        """Whether anything is pending (due within ``within_s``) or being sent."""
+        assert db.sessionmaker is not None
+        with db.sessionmaker() as session:
+            horizon = utcnow() + timedelta(seconds=within_s)
+            row = session.scalar(
+                select(Delivery.id)
+                .where(
+                    (Delivery.status == DeliveryStatus.SENDING)
+                    | (
+                        (Delivery.status == DeliveryStatus.PENDING)
+                        & (Delivery.not_before <= horizon)
+                    )
+                )
+                .limit(1)
+            )
+            return row is not None
+
+    # --- the loop ------------------------------------------------------------------
+
+    def run(
+        self,
+        *,
+        until_idle: bool = False,
+        idle_wait_s: float = 0.0,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, int]:
+        """Dispatch until ``stop()`` (or, with ``until_idle``, until nothing is due).
+
+        ``idle_wait_s`` with ``until_idle``: keep going while a retry falls due
+        within that many seconds (tests drain retries with a short backoff).
+        """
+        settings = self.settings
+        window = max(settings.concurrency * 2, 1)  # claimed ahead, so threads never starve
+        inflight = 0
+        reports: list[SendReport] = []
+        last_flush = last_reclaim = time.monotonic()
+        idle_since: float | None = None
+        with (
+            self.app.app_context(),
+            ThreadPoolExecutor(settings.concurrency, thread_name_prefix="varsla-send") as pool,
+        ):
+            self._reclaim()
+            while not self.stop_event.is_set() and not (should_stop and should_stop()):
+                now = time.monotonic()
+                if now - last_reclaim >= settings.reclaim_every_s:
+                    self._reclaim()
+                    last_reclaim = now
+                jobs: list[_Job] = []
+                room = window - inflight
+                if room >= min(settings.batch_size, settings.concurrency) or (
+                    inflight == 0 and room > 0
+                ):
+                    jobs = self._claim(min(room, settings.batch_size))
+                    for job in jobs:
+                        pool.submit(self._send, job)
+                    inflight += len(jobs)
+                # Collect results; block briefly only when there is nothing else to do.
+                try:
+                    block = not jobs and inflight > 0
+                    while True:
+                        report = self._results.get(block=block, timeout=0.02 if block else None)
+                        reports.append(report)
+                        inflight -= 1
+                        block = False
+                except queue.Empty:
+                    pass
+                if reports and (
+                    len(reports) >= settings.batch_size
+                    or inflight == 0
+                    or time.monotonic() - last_flush >= settings.flush_every_s
+                ):
+                    self._record(reports)
+                    reports = []
+                    last_flush = time.monotonic()
+                if not jobs and inflight == 0 and not reports:
+                    if until_idle and not self.due_or_busy(idle_wait_s):
+                        break
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since > 10:
+                        self.close_channels()  # do not hold SMTP sessions open while idle
+                        idle_since = None
+                    self.stop_event.wait(settings.poll_s)
+                else:
+                    idle_since = None
+            # Stopping: let the threads finish what they hold, and record it.
+            while inflight > 0:
+                report = self._results.get()
+                reports.append(report)
+                inflight -= 1
+            if reports:
+                self._record(reports)
+        self.close_channels()
+        return dict(self.counts)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def start_embedded(app: Flask) -> threading.Thread:
+    """The dispatcher inside ``varsla serve``: one daemon thread (the SQLite default)."""
+    dispatcher = Dispatcher(app, DispatcherSettings.from_config(app.config, concurrency=4))
+
+    def run() -> None:
+        while True:
+            try:
+                dispatcher.run()
+                return
+            except Exception:
+                logger.exception("embedded dispatcher failed; restarting in 5 s")
+                time.sleep(5)
+
+    thread = threading.Thread(target=run, name="varsla-dispatcher", daemon=True)
+    thread.start()
+    logger.info("embedded dispatcher started (%s)", dispatcher.owner)
+    return thread
