@@ -256,16 +256,31 @@ def submit_notice(session: Session, notice: Notice, *, by: Operator) -> Notice:
     revision.submitted_by = by
     revision.submitted_at = notice.updated_at = utcnow()
     session.flush()
+    _record_move(session, "submit", notice, revision, by=by, old=old)
+    return notice
+
+
+def _record_move(
+    session: Session,
+    action: str,
+    notice: Notice,
+    revision: NoticeRevision,
+    *,
+    by: Operator,
+    old: str,
+    **details: Any,
+) -> None:
+    """Audit a lifecycle step of ``revision``: who, and the notice's status before and after."""
     audit.record(
         session,
-        "submit",
+        action,
         notice=notice,
         by=by,
         revision=revision.number,
         from_status=old,
         to_status=notice.status,
+        **details,
     )
-    return notice
 
 
 def _awaiting(notice: Notice, action: str) -> NoticeRevision:
@@ -293,15 +308,7 @@ def approve_notice(session: Session, notice: Notice, *, by: Operator) -> Notice:
     revision.approved_by = by
     revision.approved_at = notice.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "approve",
-        notice=notice,
-        by=by,
-        revision=revision.number,
-        from_status=old,
-        to_status=notice.status,
-    )
+    _record_move(session, "approve", notice, revision, by=by, old=old)
     return notice
 
 
@@ -322,16 +329,7 @@ def reject_notice(session: Session, notice: Notice, *, by: Operator, reason: str
     revision.approved_at = None
     notice.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "reject",
-        notice=notice,
-        by=by,
-        revision=revision.number,
-        from_status=old,
-        to_status=notice.status,
-        reason=reason,
-    )
+    _record_move(session, "reject", notice, revision, by=by, old=old, reason=reason)
     return notice
 
 
@@ -345,15 +343,7 @@ def return_to_draft(session: Session, notice: Notice, *, by: Operator) -> Notice
     revision.approved_at = None
     notice.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "return_to_draft",
-        notice=notice,
-        by=by,
-        revision=revision.number,
-        from_status=old,
-        to_status=notice.status,
-    )
+    _record_move(session, "return_to_draft", notice, revision, by=by, old=old)
     return notice
 
 
