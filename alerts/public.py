@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from channels.base import NoticeSnapshot
@@ -275,9 +275,38 @@ def search_archive(
     return ArchivePage([loaded[i] for i in chosen if i in loaded], len(ids), page, per_page)
 
 
+@lru_cache(maxsize=1)
+def _content_state_query():
+    # Built once: pollers' 304s run this on every request, and building the
+    # statement costs more than SQLite takes to answer it.
+    now, cutoff = bindparam("now"), bindparam("cutoff")
+    overdue_now = (Notice.status == S.ACTIVE) & (Notice.expires <= now)
+    return select(
+        func.count(),
+        func.max(Notice.updated_at),
+        func.coalesce(func.sum(case((overdue_now, 1), else_=0)), 0),
+        select(func.max(Zone.updated_at)).scalar_subquery(),
+    ).where(
+        Notice.published_at.is_not(None),
+        or_(
+            Notice.status == S.ACTIVE,
+            Notice.status.in_(ENDED) & (Notice.ended_at >= cutoff),
+        ),
+    )
+
+
+class ContentState(NamedTuple):
+    """What :func:`content_state` answers (hashable: it is part of cache keys)."""
+
+    count: int
+    newest_change: datetime | None  # of any public notice in the window
+    overdue: int
+    zones_changed: str
+
+
 def content_state(
     session: Session, *, include_ended_days: float, now: datetime | None = None
-) -> tuple[Any, ...]:
+) -> ContentState:
     """A cheap key that changes whenever any public feed's content may have changed.
 
     Every change to a notice bumps ``notices.updated_at``; a notice leaving the
@@ -287,23 +316,10 @@ def content_state(
     grows).
     """
     now = _now(now)
-    count, newest, overdue_count = session.execute(
-        select(
-            func.count(),
-            func.max(Notice.updated_at),
-            func.coalesce(
-                func.sum(
-                    case(
-                        ((Notice.status == S.ACTIVE) & (Notice.expires <= now), 1),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-        ).where(_public_clause(_cutoff(include_ended_days, now)))
+    count, newest, overdue_count, zones_changed = session.execute(
+        _content_state_query(), {"now": now, "cutoff": _cutoff(include_ended_days, now)}
     ).one()
-    zones_changed = session.scalar(select(func.max(Zone.updated_at)))
-    return (count, str(newest), int(overdue_count), str(zones_changed))
+    return ContentState(int(count), _aware(newest), int(overdue_count), str(zones_changed))
 
 
 def last_dropped_at(

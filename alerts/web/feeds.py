@@ -122,9 +122,24 @@ def conditional(
 def cached_response(
     variant: tuple, mimetype: str, render: Callable[[], tuple[bytes, datetime]], **kw
 ) -> Response:
-    """Serve ``render()`` through the cache, keyed on ``variant`` and the content state."""
+    """Serve ``render()`` through the cache, keyed on ``variant`` and the content state.
+
+    ``Last-Modified`` is the newest of the body's own date, the last change to
+    any public notice and the moment the last ended notice left the window: a
+    list can change by losing an entry (an all-clear leaves the banner, an
+    update moves a notice out of a zone), and a poller that sends only
+    ``If-Modified-Since`` must not get a 304 then. (``If-None-Match``, which
+    takes precedence, compares the exact bytes.)
+    """
     state = public.content_state(db.session, include_ended_days=retention_days())
-    body, etag, http_date = render_cache().get_or_render((*variant, state), render)
+
+    def render_with_floor() -> tuple[bytes, datetime]:
+        body, modified = render()
+        dropped = public.last_dropped_at(db.session, include_ended_days=retention_days())
+        floor = max((t for t in (modified, state.newest_change, dropped) if t), default=EPOCH)
+        return body, floor.astimezone(UTC).replace(microsecond=0)
+
+    body, etag, http_date = render_cache().get_or_render((*variant, state), render_with_floor)
     return conditional(body, mimetype, etag=etag, last_modified_http=http_date, **kw)
 
 
@@ -138,12 +153,6 @@ def requested_category() -> str | None:
     if category is not None and category not in CATEGORIES:
         abort(400, f"category must be one of {', '.join(sorted(CATEGORIES))}")
     return category
-
-
-def _feed_modified(snapshots, feed: FeedInfo) -> datetime:
-    modified = last_modified(snapshots, feed)
-    dropped = public.last_dropped_at(db.session, include_ended_days=retention_days())
-    return max(modified, dropped.astimezone(UTC).replace(microsecond=0)) if dropped else modified
 
 
 def _feed_info(kind: str, zone_slug: str | None, category: str | None, lang: str) -> FeedInfo:
@@ -185,7 +194,7 @@ def _feed(kind: str, zone_slug: str | None) -> Response:
         snapshots = [public.public_snapshot(db.session, n) for n in notices]
         feed = _feed_info(kind, zone_slug, category, lang)
         renderer = render_rss if kind == "rss" else render_atom
-        return renderer(snapshots, feed=feed, lang=lang), _feed_modified(snapshots, feed)
+        return renderer(snapshots, feed=feed, lang=lang), last_modified(snapshots, feed)
 
     mimetype = RSS_MEDIA_TYPE if kind == "rss" else ATOM_MEDIA_TYPE
     return cached_response(("feed", kind, zone_slug, category, lang), mimetype, render)
@@ -222,7 +231,7 @@ def cap_index() -> Response:
             author_name=current_app.config.get("VARSLA_SENDER_NAME", "Varsla"),
         )
         body = render_cap_index_atom(snapshots, feed=feed, lang=lang)
-        return body, _feed_modified(snapshots, feed)
+        return body, last_modified(snapshots, feed)
 
     return cached_response(("cap-index", lang), ATOM_MEDIA_TYPE, render)
 

@@ -104,3 +104,21 @@ def test_banner_script_is_served_to_any_site(client):
     assert "Set-Cookie" not in response.headers
     again = client.get("/banner.js", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_if_modified_since_alone_sees_a_notice_leave(client, newsroom):
+    import time
+
+    newsroom.publish()
+    later = newsroom.publish(severity="Extreme")
+    first = active(client, zone="gesunda")
+    assert len(first.get_json()["items"]) == 2
+    time.sleep(1.1)  # Last-Modified has whole seconds
+    newsroom.all_clear(later)
+    # The newest remaining notice is older than the validator, yet the list changed.
+    again = client.get(
+        "/api/v1/active?zone=gesunda",
+        headers={"If-Modified-Since": first.headers["Last-Modified"]},
+    )
+    assert again.status_code == 200
+    assert len(again.get_json()["items"]) == 1
