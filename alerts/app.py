@@ -23,7 +23,9 @@ def _select_locale() -> str:
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in ("sv", "en"):
         return chosen
-    return request.accept_languages.best_match(["sv", "en"]) or "sv"
+    # Swedish unless the reader chose English: a Swedish authority's pages default to Swedish
+    # whatever the browser's language (which is often English on work machines).
+    return "sv"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -32,9 +32,15 @@ def transport_area(revision: NoticeRevision) -> dict[str, Any] | None:
 
 
 def zone_names(session: Session, slugs: list[str]) -> dict[str, str]:
+    """Names of the zones ``slugs``. All zone names are read once per session: a feed of a
+    thousand notices would otherwise ask the database a thousand times."""
     if not slugs:
         return {}
-    return dict(session.execute(select(Zone.slug, Zone.name).where(Zone.slug.in_(slugs))).all())
+    names = session.info.get("zone_names")
+    if names is None or any(slug not in names for slug in slugs):
+        names = dict(session.execute(select(Zone.slug, Zone.name)).all())
+        session.info["zone_names"] = names
+    return {slug: names[slug] for slug in slugs if slug in names}
 
 
 def _settings() -> tuple[str, str, str]:
