@@ -24,7 +24,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -147,6 +147,8 @@ class AddressImport:
     errors: list[AddressRowError]
     source_crs: str
     source_format: str
+    record_locations: list[int] = field(default_factory=list)
+    """The CSV line number or GeoJSON feature index of each record, in the same order."""
 
 
 class AddressImportError(ValueError):
@@ -262,9 +264,13 @@ def _read_csv(
                 },
             )
         )
-    records, row_errors = _finish(rows, source_crs, region, "line")
+    records, row_errors, locations = _finish(rows, source_crs, region, "line")
     return AddressImport(
-        records, sorted([*errors, *row_errors], key=lambda e: e.location), source_crs, "csv"
+        records,
+        sorted([*errors, *row_errors], key=lambda e: e.location),
+        source_crs,
+        "csv",
+        locations,
     )
 
 
@@ -325,9 +331,13 @@ def _read_geojson(
             for name, aliases in _PROPERTY_ALIASES.items()
         }
         rows.append(_Row(i, x, y, fields))
-    records, row_errors = _finish(rows, crs, region, "feature")
+    records, row_errors, locations = _finish(rows, crs, region, "feature")
     return AddressImport(
-        records, sorted([*errors, *row_errors], key=lambda e: e.location), crs, "geojson"
+        records,
+        sorted([*errors, *row_errors], key=lambda e: e.location),
+        crs,
+        "geojson",
+        locations,
     )
 
 
@@ -336,10 +346,10 @@ def _finish(
     source_crs: str,
     region: tuple[float, float, float, float] | None,
     kind: Literal["line", "feature"],
-) -> tuple[list[AddressRecord], list[AddressRowError]]:
-    """Reproject, check positions (vectorised) and build the records."""
+) -> tuple[list[AddressRecord], list[AddressRowError], list[int]]:
+    """Reproject, check positions (vectorised) and build the records (with their locations)."""
     if not rows:
-        return [], []
+        return [], [], []
     x = np.fromiter((r.x for r in rows), float, len(rows))
     y = np.fromiter((r.y for r in rows), float, len(rows))
     with np.errstate(all="ignore"):
@@ -347,6 +357,7 @@ def _finish(
     position_problems = _position_problems(x, y, lon, lat, source_crs, region)
     records: list[AddressRecord] = []
     errors: list[AddressRowError] = []
+    locations: list[int] = []
     for i, row in enumerate(rows):
         problem = position_problems.get(i) or _field_problem(row.fields)
         if problem:
@@ -371,7 +382,8 @@ def _finish(
                 region=fields["region"],
             )
         )
-    return records, errors
+        locations.append(row.location)
+    return records, errors, locations
 
 
 def _position_problems(
