@@ -56,7 +56,10 @@ class SubscriberLocation(Base):
     """A point a subscriber wants notices for (their home, a parent's house)."""
 
     __tablename__ = "subscriber_locations"
-    __table_args__ = (Index("ix_subscriber_locations_lon_lat", "lon", "lat"),)
+    __table_args__ = (
+        # Covers the targeting prefilter (bounding box → subscriber ids) without table reads.
+        Index("ix_subscriber_locations_lon_lat_subscriber", "lon", "lat", "subscriber_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, String
+from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -13,6 +13,8 @@ from .base import Base, utcnow
 
 class Zone(Base):
     __tablename__ = "zones"
+    # "Which zones contain this point" prefilters on the bounding box in SQL.
+    __table_args__ = (Index("ix_zones_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
