@@ -31,6 +31,10 @@ def register_commands(app: Flask) -> None:
     from .dispatch.commands import worker
 
     app.cli.add_command(worker)
+    from .cli_places import COMMANDS as place_commands
+
+    for command in place_commands:
+        app.cli.add_command(command)
 
 
 @click.group("db")

@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(__import__("alerts.web.api_places", fromlist=["bp"]).bp)
     from .api_deliveries import register as register_dispatch
 
     register_dispatch(app)

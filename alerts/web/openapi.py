@@ -217,6 +217,36 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 ],
             )
         },
+        "/zones/at": {
+            "get": _op(
+                "Zones containing a point (WGS 84, boundary inclusive), smallest first; "
+                "a missing or bad lat/lon is a 422 naming it",
+                auth=False,
+                ok=_list_of("Zone"),
+                params=[
+                    {"name": n, "in": "query", "required": True, "schema": {"type": "number"}}
+                    for n in ("lat", "lon")
+                ],
+            )
+        },
+        "/addresses": {
+            "get": _op(
+                "Address autocomplete over the register, best match first: Swedish spelling "
+                "variants (Storg. 12 B, storgatan 12b), postcodes (591 30) and misspelled "
+                "streets; each item has id, label, street, number, letter, postcode, city, "
+                "lon, lat, match and the slugs of the zones it lies in",
+                auth=False,
+                ok={"description": "{items: [...], next: null}"},
+                params=[
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 50},
+                    },
+                ],
+            )
+        },
         "/active": {
             "get": _op(
                 "Active notices for a zone or a point, most severe first (the banner's data; "
