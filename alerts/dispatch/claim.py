@@ -171,6 +171,20 @@ def claim_batch(
     return claimed
 
 
+def renew_leases(
+    session: Session, owner: str, *, lease_s: float, now: datetime | None = None
+) -> int:
+    """Push back the expiry of every lease ``owner`` holds (a live worker's heartbeat)."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == D.SENDING)
+        .values(lease_expires_at=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 def reclaim_expired(session: Session, *, max_attempts: int = 6, now: datetime | None = None) -> int:
     """Give the deliveries of dead workers (lease expired) back to the queue.
 

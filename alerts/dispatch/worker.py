@@ -36,7 +36,7 @@ from ..db import db
 from ..models import Delivery, DeliveryStatus, NoticeRevision, utcnow
 from ..snapshots import build_snapshot
 from .channels_config import ChannelFactory, channel_factories, links_from
-from .claim import Claimed, claim_batch, reclaim_expired
+from .claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from .messages import Composer, make_reference
 from .outcomes import RetryPolicy, SendReport, apply_reports
 from .ratelimit import TokenBucket
@@ -213,6 +213,13 @@ class Dispatcher:
         with db.sessionmaker() as session, session.begin():
             reclaim_expired(session, max_attempts=self.settings.retry.max_attempts)
 
+    def _renew(self) -> None:
+        """Extend the leases this worker holds, so a slow provider or a busy host never
+        makes a live worker look dead (its rows would then be sent twice)."""
+        assert db.sessionmaker is not None
+        with db.sessionmaker() as session, session.begin():
+            renew_leases(session, self.owner, lease_s=self.settings.lease_s)
+
     def due_or_busy(self, within_s: float = 0.0) -> bool:
         """Whether anything is pending (due within ``within_s``) or being sent."""
         assert db.sessionmaker is not None
@@ -249,7 +256,7 @@ class Dispatcher:
         window = max(settings.concurrency * 2, 1)  # claimed ahead, so threads never starve
         inflight = 0
         reports: list[SendReport] = []
-        last_flush = last_reclaim = time.monotonic()
+        last_flush = last_reclaim = last_renew = time.monotonic()
         idle_since: float | None = None
         with (
             self.app.app_context(),
@@ -261,6 +268,9 @@ class Dispatcher:
                 if now - last_reclaim >= settings.reclaim_every_s:
                     self._reclaim()
                     last_reclaim = now
+                if inflight and now - last_renew >= settings.lease_s / 3:
+                    self._renew()
+                    last_renew = now
                 jobs: list[_Job] = []
                 room = window - inflight
                 if room >= min(settings.batch_size, settings.concurrency) or (
