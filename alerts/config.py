@@ -36,6 +36,11 @@ def load_config(instance_path: str | Path) -> dict[str, Any]:
         "VARSLA_TWILIO_API_URL": os.environ.get("VARSLA_TWILIO_API_URL", ""),
         "VARSLA_SMS_RATE": _float("VARSLA_SMS_RATE", 50.0),
         "VARSLA_EMAIL_RATE": _float("VARSLA_EMAIL_RATE", 20.0),
+        "VARSLA_MAX_ATTEMPTS": int(_float("VARSLA_MAX_ATTEMPTS", 6)),
+        "VARSLA_RETRY_BASE_S": _float("VARSLA_RETRY_BASE_S", 10.0),
+        "VARSLA_RETRY_MAX_S": _float("VARSLA_RETRY_MAX_S", 900.0),
+        "VARSLA_LEASE_S": _float("VARSLA_LEASE_S", 120.0),
+        "VARSLA_TWILIO_TIMEOUT_S": _float("VARSLA_TWILIO_TIMEOUT_S", 10.0),
         "VARSLA_SENDER_NAME": os.environ.get("VARSLA_SENDER_NAME", "Varsla"),
         "VARSLA_FEED_RETENTION_DAYS": _float("VARSLA_FEED_RETENTION_DAYS", 7.0),
         "VARSLA_TILE_URL": os.environ.get(
