@@ -417,6 +417,11 @@ def _position_problems(
                 if geographic
                 else "coordinates look like easting/northing swapped"
             )
+        elif not in_range[i] and geographic and _looks_like_sweref(x[i], y[i]):
+            problems[int(i)] = (
+                f"position ({x[i]:.0f}, {y[i]:.0f}) looks like SWEREF 99 TM (EPSG:3006) "
+                "easting/northing, not lon/lat: declare that coordinate system"
+            )
         elif not in_range[i]:
             problems[int(i)] = f"position ({x[i]:g}, {y[i]:g}) is out of range"
         else:
@@ -424,6 +429,16 @@ def _position_problems(
                 f"position ({lon[i]:.5f}, {lat[i]:.5f}) (lon, lat) lies outside Sweden"
             )
     return problems
+
+
+def _looks_like_sweref(x: float, y: float) -> bool:
+    """True when (x, y) read as SWEREF 99 TM easting/northing lies in Sweden."""
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return False
+    lon, lat = crs_mod.transform_xy(
+        np.array([x]), np.array([y]), crs_mod.SWEREF99_TM, crs_mod.WGS84
+    )
+    return bool(crs_mod.within_bounds(lon, lat, crs_mod.SWEDEN_BOUNDS_LON_LAT)[0])
 
 
 def _field_problem(fields: dict[str, str]) -> str | None:

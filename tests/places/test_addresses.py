@@ -259,3 +259,24 @@ def test_api_autocomplete_refuses_bad_parameters(client, query, field):
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["field"] == field
+
+
+def test_cli_imports_csv_in_sweref99tm_with_crs_option(runner, session, tmp_path):
+    to_3006 = Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
+    x, y = to_3006.transform(15.037, 58.537)
+    text = (
+        f"LON,LAT,NUMBER,STREET,CITY,POSTCODE,ID\n{x:.2f},{y:.2f},2,Kungsgatan,Motala,59130,s-1\n"
+    )
+    path = write(tmp_path, "sweref.csv", text)
+    refused = runner.invoke(args=["addresses", "import", path])  # read as lon/lat
+    assert refused.exit_code == 0
+    assert (
+        "line 2: position (502154, 6488499) looks like SWEREF 99 TM (EPSG:3006) "
+        "easting/northing, not lon/lat: declare that coordinate system"
+    ) in refused.output
+    assert count(session, Address) == 0
+    result = runner.invoke(args=["addresses", "import", path, "--crs", "EPSG:3006"])
+    assert result.exit_code == 0, result.output
+    assert "1 new" in result.output
+    address = geocode(session, "Kungsgatan 2, Motala")
+    assert (address.lon, address.lat) == (pytest.approx(15.037), pytest.approx(58.537))
