@@ -6,7 +6,17 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -31,7 +41,13 @@ class Delivery(Base):
         # What dispatchers claim: due pending rows, most urgent first.
         Index("ix_deliveries_claim", "status", "priority", "not_before"),
         Index("ix_deliveries_notice_status", "notice_id", "channel", "status"),
-        Index("ix_deliveries_provider_ref", "provider_ref"),
+        # Only sent rows have a provider reference; unsent ones stay out of the index.
+        Index(
+            "ix_deliveries_provider_ref",
+            "provider_ref",
+            postgresql_where=text("provider_ref IS NOT NULL"),
+            sqlite_where=text("provider_ref IS NOT NULL"),
+        ),
     )
 
     # BIGINT on PostgreSQL (a national register times many notices); SQLite needs INTEGER
@@ -39,8 +55,12 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
     )
-    notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
-    revision_id: Mapped[int] = mapped_column(ForeignKey("notice_revisions.id", ondelete="CASCADE"))
+    # No foreign keys on notice_id and revision_id: notices and revisions are an archive
+    # that is never deleted, and checking both keys for each of 200,000 fan-out rows
+    # doubled the time a publish takes on PostgreSQL. subscriber_id keeps its key so
+    # erasing a resident erases their deliveries.
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    revision_id: Mapped[int]
     revision_number: Mapped[int]
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(10))
