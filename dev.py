@@ -55,9 +55,10 @@ def start(argv: list[str]) -> int:
     varsla("db", "upgrade")
     varsla("demo")
     port = argv[0] if argv else os.environ.get("PORT", "5000")
-    return varsla(
-        "serve", "--host", os.environ.get("HOST", "127.0.0.1"), "--port", port, check=False
-    )
+    host = os.environ.get("HOST", "127.0.0.1")
+    # Links in messages, feeds and the banner snippet point at this server unless told otherwise.
+    os.environ.setdefault("VARSLA_BASE_URL", f"http://{host}:{port}")
+    return varsla("serve", "--host", host, "--port", port, check=False)
 
 
 def _chromium_hint() -> None:
