@@ -121,7 +121,7 @@ def ids_in_box(session: Session, bbox_lon_lat: Box) -> np.ndarray:
     text = row[0] if row else None
     if not text:
         return np.empty(0, dtype=np.int64)
-    return np.fromstring(text, dtype=np.int64, sep=",")
+    return np.array(text.split(","), dtype=np.int64)
 
 
 def locations_in_box(
