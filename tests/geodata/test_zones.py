@@ -6,14 +6,13 @@ import zipfile
 
 import numpy as np
 import pytest
-import shapefile
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 from shapely.geometry import MultiPolygon, shape
-from shapely.geometry.polygon import orient
 
 from geodata.matching import ZoneIndex, zones_containing
 from geodata.zones import ZoneImportError, read_zones, slugify
+from tests.shapefiles import shapefile_zip
 
 from .helpers import (
     MORA_CENTRE_LON_LAT,
@@ -75,33 +74,10 @@ def test_same_zones_from_sweref99tm():
 
 
 def _shapefile_zip(crs_code: str, names: list[str]) -> bytes:
-    """A zipped Shapefile (.shp .shx .dbf .prj .cpg) of some municipalities in a CRS."""
-    to_crs = Transformer.from_crs("EPSG:4326", crs_code, always_xy=True)
-    shp, shx, dbf = io.BytesIO(), io.BytesIO(), io.BytesIO()
-    writer = shapefile.Writer(shp=shp, shx=shx, dbf=dbf, shapeType=shapefile.POLYGON)
-    writer.field("NAMN", "C", size=60)
-    writer.field("KOMMUNKOD", "C", size=4)
-    for f in municipalities()["features"]:
-        if f["properties"]["kom_namn"] not in names:
-            continue
-        geometry = shape(f["geometry"])
-        rings = []
-        for polygon in getattr(geometry, "geoms", [geometry]):
-            polygon = orient(polygon, sign=-1.0)  # Shapefile outer rings run clockwise
-            for ring in [polygon.exterior, *polygon.interiors]:
-                xs, ys = to_crs.transform(*np.asarray(ring.coords).T)
-                rings.append(list(zip(xs.tolist(), ys.tolist(), strict=True)))
-        writer.poly(rings)
-        writer.record(f["properties"]["kom_namn"], f["properties"]["id"])
-    writer.close()
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("kommuner/kommuner.shp", shp.getvalue())
-        z.writestr("kommuner/kommuner.shx", shx.getvalue())
-        z.writestr("kommuner/kommuner.dbf", dbf.getvalue())
-        z.writestr("kommuner/kommuner.prj", CRS(crs_code).to_wkt("WKT1_ESRI"))
-        z.writestr("kommuner/kommuner.cpg", "UTF-8")
-    return archive.getvalue()
+    """A zipped Shapefile of some municipalities in a CRS, names in the field NAMN."""
+    data = municipalities()
+    data["features"] = [f for f in data["features"] if f["properties"]["kom_namn"] in names]
+    return shapefile_zip(data, crs_code, name_field="NAMN")
 
 
 def test_zipped_shapefile_in_sweref_imports():
