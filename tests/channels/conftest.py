@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from channels.base import NoticeSnapshot, NoticeText
+from tests.channels.snapshots import make_snapshot
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -25,33 +26,27 @@ BOIL_WATER_EN = NoticeText(
 
 
 def create_snapshot(**overrides: Any) -> NoticeSnapshot:
-    """An active boil-water notice (sv + en), first revision, expiring in two days."""
+    """An active boil-water notice for Bergkarlås (sv + en), first revision, sent now and
+    expiring in two days: push channels compute validity from the real clock."""
     now = datetime.now(UTC).replace(microsecond=0)
     notice_id = overrides.pop("notice_id", uuid.uuid4())
-    revision = overrides.get("revision", 1)
     fields: dict[str, Any] = {
         "notice_id": notice_id,
-        "revision": revision,
-        "identifier": f"varsla-{notice_id}-{revision}",
-        "msg_type": "Alert",
-        "status": "active",
-        "category": "water",
-        "severity": "Severe",
-        "urgency": "Immediate",
-        "certainty": "Observed",
         "texts": {"sv": BOIL_WATER_SV, "en": BOIL_WATER_EN},
         "sent": now,
         "updated": now,
         "onset": now,
         "expires": now + timedelta(days=2),
         "area_description": {"sv": "Bergkarlås, Motala", "en": "Bergkarlås, Motala"},
+        "area_geojson_lon_lat": None,
         "zones": ("bergkarlas",),
         "url": f"https://varsla.motala.example/notices/{notice_id}",
+        "cap_url": "",
         "sender": "varsla@motala.example",
         "sender_name": "Motala kommun",
     }
     fields.update(overrides)
-    return NoticeSnapshot(**fields)
+    return make_snapshot(**fields)
 
 
 @pytest.fixture
