@@ -42,7 +42,9 @@ from geodata.addresses import (
     parse_address_query,
     rank_candidates,
     read_addresses,
+    street_key,
 )
+from geodata.nominatim import GeocoderError, NominatimGeocoder
 
 from .models import Address
 
@@ -297,8 +299,9 @@ class AddressLookup:
     on a few hundred streets costs a few queries, not 10,000.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, geocoder: NominatimGeocoder | None = None) -> None:
         self.session = session
+        self.geocoder = geocoder
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         self._matcher: StreetMatcher | None = None
 
@@ -347,7 +350,9 @@ class AddressLookup:
                 matches = [m for m in matches if m["street_key"] == best_key]
                 fuzzy = True
         if not matches:
-            return Resolution(text, reason=f"unknown address {text.strip()!r}")
+            return self._ask_geocoder(text, query) or Resolution(
+                text, reason=f"unknown address {text.strip()!r}"
+            )
         if len(matches) > 1:
             shown = "; ".join(sorted(_label(m) for m in matches)[:3])
             return Resolution(
@@ -365,6 +370,46 @@ class AddressLookup:
             lon=row["lon"],
             lat=row["lat"],
             fuzzy=fuzzy,
+        )
+
+    def _ask_geocoder(self, text: str, query: AddressQuery) -> Resolution | None:
+        """The online geocoder's answer, added to the register, when one is configured.
+
+        Only a house-level hit with the typed number and letter counts: a street
+        or a town would put a resident somewhere they do not live.
+        """
+        if self.geocoder is None:
+            return None
+        try:
+            results = self.geocoder.search(text, limit=1)
+        except GeocoderError as exc:
+            logger.warning("geocoder fallback failed: %s", exc)
+            return Resolution(text, reason=f"unknown address {text.strip()!r} ({exc})")
+        hit = results[0] if results else None
+        if (
+            hit is None
+            or hit.number != query.number
+            or hit.letter != query.letter
+            or not hit.street
+        ):
+            return None
+        source_id = f"geocoder:{hit.osm_ref}" if hit.osm_ref else None
+        address = (
+            self.session.scalar(select(Address).where(Address.source_id == source_id))
+            if source_id
+            else None
+        )
+        if address is None:
+            address = Address(
+                street=hit.street, number=hit.number, letter=hit.letter, postcode=hit.postcode,
+                city=hit.city, street_key=street_key(hit.street), city_key=city_key(hit.city),
+                lon=hit.lon, lat=hit.lat, source_id=source_id,
+            )  # fmt: skip
+            self.session.add(address)
+            self.session.flush()
+        row = {c: getattr(address, c) for c in ("street", "number", "letter", "postcode", "city")}
+        return Resolution(
+            text, address_id=address.id, label=_label(row), lon=address.lon, lat=address.lat
         )
 
     @staticmethod
@@ -395,6 +440,14 @@ def _place_agrees(query: AddressQuery, row: Mapping[str, Any]) -> bool:
 
 def _label(row: Mapping[str, Any]) -> str:
     return format_address(row["street"], row["number"], row["letter"], row["postcode"], row["city"])
+
+
+def geocoder_from_config(config: Mapping[str, Any]) -> NominatimGeocoder | None:
+    """The online fallback geocoder ``VARSLA_GEOCODER_URL`` names; None (off) by default."""
+    url = config.get("VARSLA_GEOCODER_URL") or ""
+    if not url:
+        return None
+    return NominatimGeocoder(url, config.get("VARSLA_GEOCODER_USER_AGENT") or "Varsla")
 
 
 def resolve_address(session: Session, text: str) -> Resolution:

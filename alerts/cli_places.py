@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from .db import db
@@ -129,13 +130,17 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
     """Register residents from CSV ``address,phone,email,language``; bad rows are reported."""
     from pathlib import Path
 
+    from .addresses import geocoder_from_config
     from .errors import DomainError
     from .residents import ResidentImportError, import_residents
 
     label = source_label or f"import:{Path(file).name}"
     try:
         with db.begin() as session:
-            report = import_residents(session, file, legal_basis=legal_basis, source_label=label)
+            report = import_residents(
+                session, file, legal_basis=legal_basis, source_label=label,
+                geocoder=geocoder_from_config(current_app.config),
+            )  # fmt: skip
     except ResidentImportError as exc:
         click.echo(f"Nothing imported from {file}: {exc}", err=True)
         raise SystemExit(1) from None

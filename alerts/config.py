@@ -41,6 +41,10 @@ def load_config(instance_path: str | Path) -> dict[str, Any]:
         "VARSLA_RETRY_MAX_S": _float("VARSLA_RETRY_MAX_S", 900.0),
         "VARSLA_LEASE_S": _float("VARSLA_LEASE_S", 120.0),
         "VARSLA_TWILIO_TIMEOUT_S": _float("VARSLA_TWILIO_TIMEOUT_S", 10.0),
+        # An online Nominatim-compatible geocoder asked when the register has no match. Off
+        # by default: it sends residents' addresses to a third party.
+        "VARSLA_GEOCODER_URL": os.environ.get("VARSLA_GEOCODER_URL", ""),
+        "VARSLA_GEOCODER_USER_AGENT": os.environ.get("VARSLA_GEOCODER_USER_AGENT", "Varsla"),
         "VARSLA_SENDER_NAME": os.environ.get("VARSLA_SENDER_NAME", "Varsla"),
         "VARSLA_FEED_RETENTION_DAYS": _float("VARSLA_FEED_RETENTION_DAYS", 7.0),
         "VARSLA_TILE_URL": os.environ.get(

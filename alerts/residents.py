@@ -35,6 +35,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from geodata.addresses import parse_address_query
+from geodata.nominatim import NominatimGeocoder
 
 from .addresses import AddressLookup
 from .errors import ValidationFailed
@@ -130,6 +131,7 @@ def import_residents(
     *,
     legal_basis: str = LegalBasis.PUBLIC_TASK,
     source_label: str,
+    geocoder: NominatimGeocoder | None = None,
 ) -> ResidentImportReport:
     """Register the residents of a customer register (CSV ``address,phone,email,language``).
 
@@ -148,7 +150,7 @@ def import_residents(
         raise ValidationFailed.on("source", "name where the register comes from")
     raw_rows = _read_csv(_read_text(source))
     report = ResidentImportReport(rows=len(raw_rows))
-    lookup = AddressLookup(session)
+    lookup = AddressLookup(session, geocoder=geocoder)
     lookup.preload(_street_keys(r for _line, r in raw_rows))
     good: list[_Row] = []
     for line, values in raw_rows:
