@@ -253,7 +253,11 @@ class Dispatcher:
         within that many seconds (tests drain retries with a short backoff).
         """
         settings = self.settings
-        window = max(settings.concurrency * 2, 1)  # claimed ahead, so threads never starve
+        # Claimed ahead, so threads never starve, in batches of a useful size: a claim
+        # costs a transaction and a few queries whatever its size, so topping up the
+        # window a handful of rows at a time made the main thread the bottleneck.
+        window = max(settings.concurrency + settings.batch_size, 1)
+        top_up = max(1, min(settings.batch_size, window // 2))
         inflight = 0
         reports: list[SendReport] = []
         last_flush = last_reclaim = last_renew = time.monotonic()
@@ -273,7 +277,7 @@ class Dispatcher:
                     last_renew = now
                 jobs: list[_Job] = []
                 room = window - inflight
-                if room >= min(settings.batch_size, settings.concurrency) or (
+                if room >= top_up or (
                     inflight == 0 and room > 0
                 ):
                     jobs = self._claim(min(room, settings.batch_size))
