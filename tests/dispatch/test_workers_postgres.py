@@ -164,10 +164,10 @@ def test_killed_worker_loses_nothing_and_duplicates_only_what_it_had_in_flight(
     twice = {i for i, n in per_delivery.items() if n > 1}
     # Only what the dead worker held can go out twice: it may have sent some of them
     # before dying without recording it. It holds at most its claim-ahead window
-    # (2 x concurrency) plus one batch of sent-but-unrecorded results.
+    # (concurrency + batch size) plus one batch of sent-but-unrecorded results.
     assert twice <= held_at_kill
     assert max(per_delivery.values()) <= 2
-    assert len(held_at_kill) <= CONCURRENCY * 2 + BATCH
+    assert len(held_at_kill) <= CONCURRENCY + 2 * BATCH
     print(
         f"\n{RESIDENTS} deliveries, {WORKERS} workers, one SIGKILLed after "
         f"{sent_at_kill} sends holding {len(held_at_kill)} leases: "
