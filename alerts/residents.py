@@ -21,8 +21,6 @@ and the source label.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import re
@@ -34,7 +32,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from geodata.addresses import parse_address_query
+from geodata.addresses import csv_table, parse_address_query
 from geodata.nominatim import NominatimGeocoder
 
 from .addresses import AddressLookup
@@ -193,9 +191,8 @@ def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
     if not any(line.strip() for line in lines):
         raise ResidentImportError("the file is empty")
     first = next(i for i, line in enumerate(lines) if line.strip())
-    delimiter = max((",", ";", "\t"), key=lines[first].count)
-    reader = csv.reader(io.StringIO("".join(lines[first:])), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader)]
+    reader, header = csv_table(lines[first:])
+    header = [h.lower() for h in header]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ResidentImportError(

@@ -207,6 +207,17 @@ class _Row:
     fields: dict[str, Any]
 
 
+def csv_table(lines: list[str]) -> tuple[Any, list[str]]:
+    """A CSV reader over ``lines`` (header first) and the stripped header.
+
+    Registers come from spreadsheets as often as from GIS tools, so the
+    delimiter is whichever of comma, semicolon or tab the header uses most.
+    """
+    delimiter = max((",", ";", "\t"), key=lines[0].count)
+    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
+    return reader, [h.strip() for h in next(reader, [])]
+
+
 def _read_csv(
     text: str, source_crs: str, region: tuple[float, float, float, float] | None
 ) -> AddressImport:
@@ -219,10 +230,8 @@ def _read_csv(
         skipped += 1
     if skipped == len(lines):
         raise AddressImportError("the file is empty")
-    header_line = lines[skipped]
-    delimiter = max((",", ";", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO("".join(lines[skipped:])), delimiter=delimiter)
-    header = [h.strip().upper() for h in next(reader)]
+    reader, header = csv_table(lines[skipped:])
+    header = [h.upper() for h in header]
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
         raise AddressImportError(
