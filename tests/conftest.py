@@ -12,6 +12,7 @@ import contextvars
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -153,17 +154,26 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
     return app
 
 
+@contextmanager
+def running_app(database_url: str, tmp_path: Path, **config):
+    """A test app inside its app context; every table is emptied when it ends."""
+    from alerts.db import db
+
+    app = make_test_app(database_url, tmp_path, **config)
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.close()
+            truncate_all(db.engine)
+            db.engine.dispose()
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """The app on the suite's database; every table is emptied after the test."""
-    app = make_test_app(database_url, tmp_path)
-    with app.app_context():
+    with running_app(database_url, tmp_path) as app:
         yield app
-        from alerts.db import db
-
-        db.session.close()
-        truncate_all(db.engine)
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -70,7 +70,8 @@ def _base_url() -> str:
     return current_app.config["VARSLA_BASE_URL"]
 
 
-def _notice(notice_id: str) -> Notice:
+def notice_or_404(notice_id: str) -> Notice:
+    """The notice a URL names; a malformed id is as unknown as a missing one."""
     try:
         key = uuid.UUID(notice_id)
     except ValueError:
@@ -108,13 +109,13 @@ def create_notice():
 @bp.get("/notices/<notice_id>")
 @operator_required
 def get_notice(notice_id: str):
-    return jsonify(notice_json(_notice(notice_id), base_url=_base_url()))
+    return jsonify(notice_json(notice_or_404(notice_id), base_url=_base_url()))
 
 
 @bp.get("/notices/<notice_id>/audit")
 @operator_required
 def notice_audit(notice_id: str):
-    events = audit.trail(db.session, _notice(notice_id))
+    events = audit.trail(db.session, notice_or_404(notice_id))
     return jsonify({"items": [audit_json(e) for e in events], "next": None})
 
 
@@ -122,14 +123,14 @@ def notice_audit(notice_id: str):
 @operator_required
 def submit(notice_id: str):
     parse(EmptyIn, json_body())
-    return _answer(notices.submit_notice(db.session, _notice(notice_id), by=g.operator))
+    return _answer(notices.submit_notice(db.session, notice_or_404(notice_id), by=g.operator))
 
 
 @bp.post("/notices/<notice_id>/approve")
 @operator_required
 def approve(notice_id: str):
     parse(EmptyIn, json_body())
-    return _answer(notices.approve_notice(db.session, _notice(notice_id), by=g.operator))
+    return _answer(notices.approve_notice(db.session, notice_or_404(notice_id), by=g.operator))
 
 
 @bp.post("/notices/<notice_id>/reject")
@@ -137,7 +138,7 @@ def approve(notice_id: str):
 def reject(notice_id: str):
     data = parse(RejectIn, json_body())
     notice = notices.reject_notice(
-        db.session, _notice(notice_id), by=g.operator, reason=data.reason
+        db.session, notice_or_404(notice_id), by=g.operator, reason=data.reason
     )
     return _answer(notice)
 
@@ -146,7 +147,7 @@ def reject(notice_id: str):
 @operator_required
 def return_to_draft(notice_id: str):
     parse(EmptyIn, json_body())
-    return _answer(notices.return_to_draft(db.session, _notice(notice_id), by=g.operator))
+    return _answer(notices.return_to_draft(db.session, notice_or_404(notice_id), by=g.operator))
 
 
 @bp.post("/notices/<notice_id>/publish")
@@ -155,7 +156,7 @@ def publish(notice_id: str):
     data = parse(PublishIn, json_body())
     notice = notices.publish_notice(
         db.session,
-        _notice(notice_id),
+        notice_or_404(notice_id),
         by=g.operator,
         at=data.at,
         emergency_reason=data.emergency_reason,
@@ -167,14 +168,14 @@ def publish(notice_id: str):
 @operator_required
 def update(notice_id: str):
     data = parse(NoticeChangesIn, json_body())
-    return _answer(notices.update_notice(db.session, _notice(notice_id), data, by=g.operator))
+    return _answer(notices.update_notice(db.session, notice_or_404(notice_id), data, by=g.operator))
 
 
 @bp.post("/notices/<notice_id>/cancel")
 @operator_required
 def cancel(notice_id: str):
     data = parse(CancelIn, json_body())
-    return _answer(notices.cancel_notice(db.session, _notice(notice_id), data, by=g.operator))
+    return _answer(notices.cancel_notice(db.session, notice_or_404(notice_id), data, by=g.operator))
 
 
 @bp.get("/templates")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, Flask, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from .. import (
     dispatch,  # noqa: F401  (wires fan-out, jobs, metrics into every app)
-    notices,
 )
 from ..db import db
 from ..dispatch.messages import sms_preview
 from ..errors import NotFound
-from ..models import Delivery, DeliveryStatus, Notice, NoticeRevision, Subscriber
+from ..models import Delivery, DeliveryStatus, NoticeRevision, Subscriber
 from ..snapshots import build_snapshot
-from .api import operator_required
+from .api import notice_or_404, operator_required
 
 bp = Blueprint("api_deliveries", __name__, url_prefix="/api/v1")
 
@@ -33,14 +30,6 @@ def _exempt_csrf() -> None:
 bp.record_once(lambda _state: _exempt_csrf())
 
 
-def _notice(notice_id: str) -> Notice:
-    try:
-        key = uuid.UUID(notice_id)
-    except ValueError:
-        raise NotFound("No such notice") from None
-    return notices.get_notice(db.session, key)
-
-
 def mask(address: str | None) -> str:
     """Enough of a phone number or address to recognise, not to harvest."""
     if not address:
@@ -55,7 +44,7 @@ def mask(address: str | None) -> str:
 @operator_required
 def notice_deliveries(notice_id: str):
     """Counts by channel and status (overall and per revision), and failures with reasons."""
-    notice = _notice(notice_id)
+    notice = notice_or_404(notice_id)
     rows = db.session.execute(
         select(Delivery.revision_number, Delivery.channel, Delivery.status, func.count())
         .where(Delivery.notice_id == notice.id)
@@ -120,7 +109,7 @@ def notice_sms_preview(notice_id: str):
     Shows the revision waiting for approval or publication when there is one
     (what is about to go out), else the published one; ``?revision=N`` picks one.
     """
-    notice = _notice(notice_id)
+    notice = notice_or_404(notice_id)
     revision: NoticeRevision | None
     if number := request.args.get("revision", type=int):
         revision = next((r for r in notice.revisions if r.number == number), None)

@@ -6,21 +6,15 @@ import re
 
 import pytest
 
-from tests.conftest import make_test_app, truncate_all
+from tests.conftest import running_app
 from tests.factories import PASSWORD, create_operator, create_zone, notice_payload
 
 
 @pytest.fixture
 def csrf_app(database_url, tmp_path):
     """The app with CSRF protection on, as in production."""
-    app = make_test_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
-    with app.app_context():
+    with running_app(database_url, tmp_path, WTF_CSRF_ENABLED=True) as app:
         yield app
-        from alerts.db import db
-
-        db.session.close()
-        truncate_all(db.engine)
-        db.engine.dispose()
 
 
 @pytest.fixture

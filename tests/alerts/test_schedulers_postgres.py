@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from alerts.models import AuditEvent, Notice
 from alerts.notices import approve_notice, create_notice, publish_notice, submit_notice
 from alerts.schemas import NoticeIn
-from tests.conftest import make_test_app, truncate_all
+from tests.conftest import running_app
 from tests.factories import create_operator, create_zone, notice_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,14 +25,8 @@ DUE = 60
 
 @pytest.fixture
 def pg_app(pg_url, tmp_path):
-    app = make_test_app(pg_url, tmp_path)
-    with app.app_context():
+    with running_app(pg_url, tmp_path) as app:
         yield app
-        from alerts.db import db
-
-        db.session.close()
-        truncate_all(db.engine)
-        db.engine.dispose()
 
 
 def _schedule(session, at: datetime) -> list[str]:

@@ -17,7 +17,7 @@ from alerts.notices import (
     update_notice,
 )
 from alerts.schemas import CancelIn, NoticeChangesIn, NoticeIn
-from tests.conftest import make_test_app, truncate_all
+from tests.conftest import running_app
 from tests.factories import GESUNDA_BOX, create_operator, create_zone, notice_payload
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
@@ -63,14 +63,8 @@ def provider_config(fake_twilio: FakeTwilio | None, fake_smtp: FakeSmtp | None) 
 @pytest.fixture
 def dispatch_app(database_url, tmp_path, fake_twilio, fake_smtp):
     """The app on the suite's database, sending SMS to FakeTwilio and email to FakeSmtp."""
-    app = make_test_app(database_url, tmp_path, **provider_config(fake_twilio, fake_smtp))
-    with app.app_context():
+    with running_app(database_url, tmp_path, **provider_config(fake_twilio, fake_smtp)) as app:
         yield app
-        from alerts.db import db
-
-        db.session.close()
-        truncate_all(db.engine)
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from alerts.models import Delivery, Subscriber, SubscriberLocation
-from tests.conftest import make_test_app, truncate_all
+from tests.conftest import running_app
 from tests.fakes.twilio_server import FakeTwilio
 
 from .conftest import GESUNDA_LON_LAT, Desk, provider_config
@@ -37,14 +37,8 @@ def slow_twilio():
 
 @pytest.fixture
 def pg_app(pg_url, tmp_path, slow_twilio):
-    app = make_test_app(pg_url, tmp_path, **provider_config(slow_twilio, None))
-    with app.app_context():
+    with running_app(pg_url, tmp_path, **provider_config(slow_twilio, None)) as app:
         yield app
-        from alerts.db import db
-
-        db.session.close()
-        truncate_all(db.engine)
-        db.engine.dispose()
 
 
 def _residents(session) -> None:

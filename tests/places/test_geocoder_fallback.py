@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.models import Address, Subscriber
-from tests.conftest import make_test_app, truncate_all
+from tests.conftest import running_app
 
 from .helpers import write
 
@@ -77,39 +77,30 @@ def test_without_a_geocoder_unknown_addresses_are_reported(app, runner, tmp_path
 def test_a_configured_geocoder_finds_a_house_and_adds_it_to_the_register(
     database_url, tmp_path, nominatim
 ):
-    app = make_test_app(database_url, tmp_path, VARSLA_GEOCODER_URL=nominatim,
-               VARSLA_GEOCODER_USER_AGENT="varsla-tests")  # fmt: skip
-    with app.app_context():
-        try:
-            result = app.test_cli_runner().invoke(
-                args=["residents", "import", write(tmp_path, "r.csv", REGISTER)]
+    with running_app(
+        database_url, tmp_path, VARSLA_GEOCODER_URL=nominatim,
+        VARSLA_GEOCODER_USER_AGENT="varsla-tests",
+    ) as app:  # fmt: skip
+        result = app.test_cli_runner().invoke(
+            args=["residents", "import", write(tmp_path, "r.csv", REGISTER)]
+        )
+        assert result.exit_code == 0, result.output
+        from alerts.db import db
+
+        with db.sessionmaker() as session:
+            address = session.scalar(select(Address).where(Address.street == "Hamngatan"))
+            assert address is not None
+            assert (address.number, address.postcode, address.source_id) == (
+                3, "59130", "geocoder:node/7"
+            )  # fmt: skip
+            subscriber = session.scalar(
+                select(Subscriber).where(Subscriber.phone == "+46701740605")
             )
-            assert result.exit_code == 0, result.output
-            from alerts.db import db
-
-            with db.sessionmaker() as session:
-                address = session.scalar(select(Address).where(Address.street == "Hamngatan"))
-                assert address is not None
-                assert (address.number, address.postcode, address.source_id) == (
-                    3,
-                    "59130",
-                    "geocoder:node/7",
-                )
-                subscriber = session.scalar(
-                    select(Subscriber).where(Subscriber.phone == "+46701740605")
-                )
-                assert subscriber is not None
-                assert subscriber.locations[0].address_id == address.id
-                # A street without the house is not a place someone lives: refused.
-                assert (
-                    session.scalar(select(Subscriber).where(Subscriber.phone == "+46701740606"))
-                    is None
-                )
-            assert "line 3" in result.output and "Kanalgatan 9" in result.output
-            assert len(_Nominatim.queries) == 2
-        finally:
-            from alerts.db import db
-
-            db.session.close()
-            truncate_all(db.engine)
-            db.engine.dispose()
+            assert subscriber is not None
+            assert subscriber.locations[0].address_id == address.id
+            # A street without the house is not a place someone lives: refused.
+            assert (
+                session.scalar(select(Subscriber).where(Subscriber.phone == "+46701740606")) is None
+            )
+        assert "line 3" in result.output and "Kanalgatan 9" in result.output
+        assert len(_Nominatim.queries) == 2
