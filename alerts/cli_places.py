@@ -156,4 +156,35 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
     _show_row_errors(report.errors, "rows")
 
 
+@residents_group.command("erase")
+@click.option("--phone", help="mobile number, any common form (070-123 45 67, +4670...)")
+@click.option("--email", help="email address")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def residents_erase(phone: str | None, email: str | None, yes: bool) -> None:
+    """Erase a resident (GDPR): contact details, addresses and every delivery to them."""
+    from .erasure import erase_subscribers, find_subscribers
+    from .residents import normalise_email, normalise_phone
+
+    if not (phone or email):
+        raise click.UsageError("give --phone and/or --email")
+    try:
+        phone = normalise_phone(phone) if phone else None
+        email = normalise_email(email) if email else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with db.begin() as session:
+        ids = find_subscribers(session, phone=phone, email=email)
+        if not ids:
+            click.echo("No resident with that phone number or email address.", err=True)
+            raise SystemExit(1)
+        if not yes:
+            click.confirm(f"Erase {len(ids)} resident(s) and everything sent to them?", abort=True)
+        erased = erase_subscribers(session, ids)
+    click.echo(
+        f"Erased {erased.subscribers} resident(s): {erased.locations} addresses, "
+        f"{erased.deliveries} deliveries, {erased.outbox_messages} local outbox messages."
+    )
+
+
 COMMANDS = (zones_group, addresses_group, residents_group)

@@ -127,7 +127,7 @@ def claim_batch(
             Delivery.attempts,
             Subscriber,
         )
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids), Delivery.status == D.SENDING, Delivery.lease_owner == owner)
         .order_by(Delivery.priority, Delivery.id)
     ).all()
@@ -135,10 +135,13 @@ def claim_batch(
     claimed: list[Claimed] = []
     settle: dict[int, tuple[str, str, str]] = {}
     for row in rows:
-        subscriber: Subscriber = row.Subscriber
+        subscriber: Subscriber | None = row.Subscriber
         reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
         if reason is not None:
             settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
+            continue
+        if subscriber is None:  # erased while the row was being written
+            settle[row.id] = (D.DROPPED, "erased", "not sent: the resident was erased")
             continue
         if not subscriber.wants(row.channel):
             settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
