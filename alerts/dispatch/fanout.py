@@ -46,6 +46,7 @@ from ..db import is_postgres
 from ..models import Delivery, DeliveryStatus, MsgType, Notice, NoticeRevision, Subscriber
 from ..targeting import subscriber_ids_in_area
 from .states import RECEIVED
+from .wakeup import announce
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,8 @@ def enqueue_revision(
                 chunk = targets[start : start + CHUNK]
                 count += _insert_chunk(session, notice, revision, channel, chunk, priority, now)
             written[channel] = count
+    if any(written.values()):
+        announce(session)
     logger.info(
         "notice %s revision %d (%s): %s deliveries written, %d earlier unsent dropped, %.2fs",
         notice.id,

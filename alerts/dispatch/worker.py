@@ -40,6 +40,7 @@ from .claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from .messages import Composer, make_reference
 from .outcomes import RetryPolicy, SendReport, apply_reports
 from .ratelimit import TokenBucket
+from .wakeup import wake_on_new_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ class DispatcherSettings:
     concurrency: int = 16
     batch_size: int = 200
     lease_s: float = 120.0
-    poll_s: float = 0.2
+    # Only a fallback (retries falling due, leases reclaimed): new deliveries wake
+    # an idle dispatcher at once (alerts.dispatch.wakeup).
+    poll_s: float = 0.5
     reclaim_every_s: float = 5.0
     flush_every_s: float = 0.2
     rates: dict[str, float] = field(default_factory=lambda: {"sms": 50.0, "email": 20.0})
@@ -106,6 +109,7 @@ class Dispatcher:
         self.composer = Composer(links_from(app.config))
         self.limiters = {name: TokenBucket(rate) for name, rate in self.settings.rates.items()}
         self.stop_event = threading.Event()
+        self.wake = threading.Event()
         self._local = threading.local()
         self._channels: list[PushChannel] = []
         self._channels_lock = threading.Lock()
@@ -264,6 +268,7 @@ class Dispatcher:
         idle_since: float | None = None
         with (
             self.app.app_context(),
+            wake_on_new_deliveries(self.wake, db.engine),
             ThreadPoolExecutor(settings.concurrency, thread_name_prefix="varsla-send") as pool,
         ):
             self._reclaim()
@@ -277,9 +282,7 @@ class Dispatcher:
                     last_renew = now
                 jobs: list[_Job] = []
                 room = window - inflight
-                if room >= top_up or (
-                    inflight == 0 and room > 0
-                ):
+                if room >= top_up or (inflight == 0 and room > 0):
                     jobs = self._claim(min(room, settings.batch_size))
                     for job in jobs:
                         pool.submit(self._send, job)
@@ -309,7 +312,8 @@ class Dispatcher:
                     if time.monotonic() - idle_since > 10:
                         self.close_channels()  # do not hold SMTP sessions open while idle
                         idle_since = None
-                    self.stop_event.wait(settings.poll_s)
+                    self.wake.wait(settings.poll_s)
+                    self.wake.clear()  # before claiming: a wake-up after this one is kept
                 else:
                     idle_since = None
             # Stopping: let the threads finish what they hold, and record it.
@@ -324,6 +328,7 @@ class Dispatcher:
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.wake.set()
 
 
 def start_embedded(app: Flask) -> threading.Thread:

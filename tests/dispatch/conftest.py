@@ -140,5 +140,8 @@ def run_dispatcher(app, **overrides: Any) -> dict[str, int]:
     """Dispatch until nothing is due (retries with a short backoff included)."""
     from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 
-    settings = DispatcherSettings.from_config(app.config, **{"concurrency": 4, **overrides})
+    # A short poll: tests drain retries whose backoff is a few tens of milliseconds.
+    settings = DispatcherSettings.from_config(
+        app.config, **{"concurrency": 4, "poll_s": 0.05, **overrides}
+    )
     return Dispatcher(app, settings).run(until_idle=True, idle_wait_s=1.0)
