@@ -100,13 +100,26 @@ def claim_batch(
         # The planner prices the NOT EXISTS per pending row, so with 100,000 pending the
         # estimate passes jit_above_cost and every claim compiled the query (~200 ms of
         # LLVM for a 1 ms index walk). A claim is short OLTP: never worth JIT.
-        session.execute(sql_text("SET LOCAL jit = off"))
+        # Right after a big fan-out, before autovacuum has analysed the new rows, the
+        # planner guessed a dozen pending rows and sorted all 100,000 (~80 ms, on disk),
+        # in the path of the first SMS. Walking the claim index in order is always right
+        # for "the first N of a queue".
+        session.execute(
+            sql_text(
+                "SET LOCAL jit = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+            )
+        )
     ids = list(session.scalars(pick))
     if not ids:
         return []
+    # On PostgreSQL the picked rows are locked until commit, so they are still pending;
+    # repeating that guard let a planner without fresh statistics walk every pending
+    # row of the claim index instead of the primary key (15 ms a claim after a fan-out).
+    # SQLite has no row locks: there the guard is what makes a claim exclusive.
+    still_pending = [] if is_postgres(session) else [Delivery.status == D.PENDING]
     session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == D.PENDING)
+        .where(Delivery.id.in_(ids), *still_pending)
         .values(
             status=D.SENDING,
             lease_owner=owner,
