@@ -122,6 +122,16 @@ class Desk:
         submit_notice(self.session, notice, by=self.author)
         return self._release(notice)
 
+    def approved(self, **payload: Any) -> Notice:
+        """A notice written, submitted and approved: one publish call from going out."""
+        notice = create_notice(
+            self.session, NoticeIn.model_validate(notice_payload(**payload)), by=self.author
+        )
+        submit_notice(self.session, notice, by=self.author)
+        approve_notice(self.session, notice, by=self.approver)
+        self.session.commit()
+        return notice
+
     def update(self, notice: Notice, **changes: Any) -> Notice:
         update_notice(self.session, notice, NoticeChangesIn.model_validate(changes), by=self.author)
         return self._release(notice)
