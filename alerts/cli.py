@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
@@ -127,17 +129,28 @@ def serve(host: str, port: int, threads: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = build_scheduler(app)
     scheduler.start()
-    for starter in background_services:
-        starter(app)
+    stoppers = [starter(app) for starter in background_services]
+
+    def _terminate(signum: int, _frame: object) -> None:
+        # systemd and container runtimes stop a service with SIGTERM; waitress returns
+        # from serve() on KeyboardInterrupt, so both end up in the finally below.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     click.echo(f"Varsla on http://{host}:{port}/  (console: /console/, health: /healthz)")
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="varsla")
     finally:
+        click.echo("Varsla stopping: finishing the sends in flight")
+        for stop in reversed(stoppers):
+            stop()
         scheduler.shutdown(wait=False)
+        click.echo("Varsla stopped")
 
 
 #: Functions that start background work inside ``varsla serve`` (the embedded dispatcher).
-background_services: list = []
+#: Each takes the app and returns a function that stops the work, waiting for what it holds.
+background_services: list[Callable[[Flask], Callable[[], None]]] = []
 
 
 @click.command("scheduler")

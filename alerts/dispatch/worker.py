@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class DispatcherSettings:
             if value is not None:
                 setattr(settings, name, value)
         return settings
+
+
+#: How long stopping waits for sends in flight: longer than a provider's timeout (10 s).
+STOP_WAIT_S = 30.0
 
 
 def worker_name() -> str:
@@ -211,6 +216,15 @@ class Dispatcher:
                 time.sleep(0.5 * attempt)
         for key, value in counts.items():
             self.counts[key] = self.counts.get(key, 0) + value
+        retried = Counter(
+            f"{r.claimed.channel} {r.result.error_code}"
+            for r in reports
+            if r.result.outcome is Outcome.RETRY
+        )
+        if retried:
+            # An unreachable provider or a wrong credential shows up here first, long
+            # before the attempts run out.
+            logger.warning("%d sends will be retried: %s", retried.total(), dict(retried))
 
     def _reclaim(self) -> None:
         assert db.sessionmaker is not None
@@ -331,20 +345,28 @@ class Dispatcher:
         self.wake.set()
 
 
-def start_embedded(app: Flask) -> threading.Thread:
-    """The dispatcher inside ``varsla serve``: one daemon thread (the SQLite default)."""
+def start_embedded(app: Flask) -> Callable[[], None]:
+    """The dispatcher inside ``varsla serve``: one thread (the SQLite default).
+
+    Returns the function that stops it: sends in flight finish and are recorded, so a
+    restart neither loses nor repeats them.
+    """
     dispatcher = Dispatcher(app, DispatcherSettings.from_config(app.config, concurrency=4))
 
     def run() -> None:
-        while True:
+        while not dispatcher.stop_event.is_set():
             try:
                 dispatcher.run()
-                return
             except Exception:
                 logger.exception("embedded dispatcher failed; restarting in 5 s")
-                time.sleep(5)
+                dispatcher.stop_event.wait(5)
 
     thread = threading.Thread(target=run, name="varsla-dispatcher", daemon=True)
     thread.start()
     logger.info("embedded dispatcher started (%s)", dispatcher.owner)
-    return thread
+
+    def stop() -> None:
+        dispatcher.stop()
+        thread.join(timeout=STOP_WAIT_S)
+
+    return stop

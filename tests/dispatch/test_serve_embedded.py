@@ -14,6 +14,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -190,8 +191,9 @@ class Api:
 
 
 @pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
+def twilio(request) -> Iterator[FakeTwilio]:
+    """The local Twilio; ``indirect`` parametrisation gives its latency in seconds."""
+    with FakeTwilio(latency_s=getattr(request, "param", 0.0)) as fake:
         yield fake
 
 
@@ -210,7 +212,8 @@ def install(tmp_path, twilio, smtp) -> Iterator[dict[str, Any]]:
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = _environment(tmp_path / "varsla.sqlite3", base_url, twilio, smtp)
+    database = tmp_path / "varsla.sqlite3"
+    env = _environment(database, base_url, twilio, smtp)
     files = _write_registers(tmp_path)
     _varsla(env, "db", "upgrade")
 
@@ -241,7 +244,7 @@ def install(tmp_path, twilio, smtp) -> Iterator[dict[str, Any]]:
         )  # fmt: skip
     try:
         _wait_for("answer on /healthz", lambda: _healthy(base_url), bool, server)
-        yield {"base_url": base_url, "keys": keys, "server": server}
+        yield {"base_url": base_url, "keys": keys, "server": server, "database": database}
     finally:
         server.send_signal(signal.SIGINT)  # Ctrl-C, as an operator stops it
         try:
@@ -346,3 +349,34 @@ def test_serve_sends_the_alert_and_then_the_all_clear_to_the_residents_in_the_ar
     assert OUTSIDE.e164 not in {m.to for m in sms}
     assert OUTSIDE.email not in {r for m in mails for r in m.rcpt_tos}
     assert server.poll() is None, "varsla serve died"
+
+
+@pytest.mark.parametrize("twilio", [2.0], indirect=True)  # every SMS takes Twilio 2 s
+def test_sigterm_lets_the_sends_in_flight_finish_and_records_them(install, twilio, smtp):
+    """systemd and container runtimes stop a service with SIGTERM. Sends in flight must
+    end recorded, not stuck in "sending" until their lease runs out (and then sent twice)."""
+    base_url, server = install["base_url"], install["server"]
+    author = Api(base_url, install["keys"]["author"])
+    approver = Api(base_url, install["keys"]["approver"])
+    nid = author.post("/notices", notice_payload(channels=["sms"]), expect=201)["id"]
+    author.post(f"/notices/{nid}/submit")
+    approver.post(f"/notices/{nid}/approve")
+    approver.post(f"/notices/{nid}/publish")
+    _wait_for(
+        "SMS in flight",
+        lambda: _counts(author, nid)["by_channel"],
+        lambda counts: counts.get("sms", {}).get("sending", 0) > 0,
+        server,
+    )
+
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=20) == 0
+
+    with sqlite3.connect(install["database"]) as conn:
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM deliveries WHERE channel = 'sms' GROUP BY status"
+            ).fetchall()
+        )
+    assert "sending" not in statuses, statuses
+    assert statuses.get("accepted", 0) == len(twilio.messages) > 0
