@@ -62,7 +62,9 @@ def notice_deliveries(notice_id: str):
         select(Delivery.channel, Delivery.status, Delivery.error_code, func.count())
         .where(
             Delivery.notice_id == notice.id,
-            Delivery.status.in_([*FAILED, DeliveryStatus.DROPPED, DeliveryStatus.OPTED_OUT]),
+            Delivery.status.in_([*FAILED, DeliveryStatus.DROPPED, DeliveryStatus.OPTED_OUT])
+            # waiting for another try: why the last one did not go through
+            | ((Delivery.status == DeliveryStatus.PENDING) & Delivery.error_code.is_not(None)),
         )
         .group_by(Delivery.channel, Delivery.status, Delivery.error_code)
     ).all()
@@ -166,6 +168,8 @@ def _document() -> None:
             },
             "reasons": {
                 "type": "array",
+                "description": "why deliveries failed, were dropped or opted out; and, for "
+                "pending ones waiting for another try, why the last try did not go through",
                 "items": {
                     "type": "object",
                     "properties": {

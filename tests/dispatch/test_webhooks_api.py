@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import select
 
+from alerts.dispatch.outcomes import RetryPolicy
 from alerts.models import Delivery, OutboxMessage, Subscriber
 from tests.conftest import make_test_app, truncate_all
 from tests.factories import PASSWORD, api_headers
@@ -146,6 +147,26 @@ def test_deliveries_api_counts_and_failures_and_sms_preview(
 
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'varsla_deliveries{channel="sms",status="failed"} 1' in metrics
+
+
+def test_deliveries_api_says_why_deliveries_wait_for_another_try(
+    dispatch_app, db_session, desk, fake_twilio
+):
+    """An operator whose provider is down sees why, before the attempts run out."""
+    client = dispatch_app.test_client()
+    fake_twilio.faults["+46710000002"] = "503"
+    create_subscriber(db_session, phone="+46710000001")
+    create_subscriber(db_session, phone="+46710000002")
+    headers = api_headers(db_session, desk.author)
+    db_session.commit()
+    notice = desk.publish(channels=["sms"])
+    run_dispatcher(dispatch_app, retry=RetryPolicy(base_s=600))  # the next try is far off
+
+    body = client.get(f"/api/v1/notices/{notice.id}/deliveries", headers=headers).get_json()
+    assert body["by_channel"] == {"sms": {"accepted": 1, "pending": 1}}
+    assert body["reasons"] == [
+        {"channel": "sms", "status": "pending", "error_code": "20503", "count": 1}
+    ]
 
 
 def test_without_providers_messages_land_in_the_outbox_marked_not_sent(database_url, tmp_path):
