@@ -4,6 +4,13 @@ Every write is guarded by the lease (``lease_owner``) for results a worker
 reports, and by a monotonic status order for provider receipts, so a late or
 repeated status callback, or a worker whose lease was taken back, changes
 nothing it should not.
+
+A receipt can overtake the worker: Twilio may call back before the worker has
+recorded that Twilio accepted the message, while the row is still ``sending``.
+The outcome is the same in either order. An "undelivered" for a transient
+reason then leaves the row ``sending`` with the receipt's SID and error code
+(:func:`_awaits_requeue`), and the worker's record queues it again or fails it;
+any other receipt moves the row on, and the record keeps what it said.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, literal_column, select, update
+from sqlalchemy import and_, bindparam, case, false, func, literal_column, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -70,6 +77,15 @@ class RetryPolicy:
             delay = max(delay, min(retry_after_s, self.max_s))
         return delay
 
+    def after_transient_receipt(self, attempt: int, now: datetime) -> tuple[str, datetime, str]:
+        """(status, not_before, error prefix) for a send Twilio reported undelivered, transiently.
+
+        Pending again after the backoff, or failed when ``attempt`` was the last.
+        """
+        if attempt >= self.max_attempts:
+            return D.FAILED, now, f"gave up after {attempt} attempts: "
+        return D.PENDING, now + timedelta(seconds=self.delay_s(attempt)), ""
+
 
 @dataclass(frozen=True)
 class SendReport:
@@ -102,15 +118,25 @@ def apply_reports(
     accepted = [r for r in reports if r.result.outcome is Outcome.ACCEPTED]
     if accepted:
         c = table.c
-        # A receipt may have arrived first and moved it further: keep its status and the
-        # reason it gave.
+        ref = bindparam("b_ref", type_=c.provider_ref.type)
+        # A receipt may have arrived first. A transient "undelivered" for this very send
+        # left the row sending and marked: it is queued again below. Any other receipt
+        # moved it further: keep its status and the reason it gave.
+        marked = func.coalesce(
+            and_(
+                c.status == _inline(D.SENDING),
+                c.provider_ref == ref,
+                c.error_code.in_([_inline(code) for code in sorted(TRANSIENT_RECEIPT_CODES)]),
+            ),
+            false(),
+        )
         explained = c.status.in_([_inline(status) for status in EXPLAINED])
         statement = (
             update(table)
-            .where(c.id == bindparam("b_id"), c.lease_owner == owner)
+            .where(c.id == bindparam("b_id"), c.lease_owner == owner, ~marked)
             .values(
                 status=case((c.status == D.SENDING, D.ACCEPTED), else_=c.status),
-                provider_ref=bindparam("b_ref"),
+                provider_ref=ref,
                 error_code=case((explained, c.error_code), else_=None),
                 error=case((explained, c.error), else_=None),
                 lease_owner=None,
@@ -121,6 +147,11 @@ def apply_reports(
         )
         params = [{"b_id": r.claimed.id, "b_ref": r.result.provider_ref} for r in accepted]
         matched = session.connection().execute(statement, params).rowcount
+        if matched is None or matched < 0 or matched < len(accepted):
+            # Fewer rows than sends: leases taken back, or rows a receipt marked.
+            requeued = _requeue_marked(session, owner, accepted, policy, now)
+            if matched is not None and matched >= 0:
+                matched += requeued
         counts["accepted"] = len(accepted)
         if matched is not None and 0 <= matched < len(accepted):
             counts["lost"] = len(accepted) - matched
@@ -168,7 +199,13 @@ def apply_reports(
                 key = "failed"
             else:
                 delay = policy.delay_s(claimed.attempt, result.retry_after_s)
-                values.update(status=D.PENDING, not_before=now + timedelta(seconds=delay))
+                values.update(
+                    status=D.PENDING,
+                    not_before=now + timedelta(seconds=delay),
+                    # An early receipt may have set it; the next attempt's receipts would
+                    # then look stale.
+                    provider_ref=None,
+                )
                 key = "retry"
         elif result.outcome is Outcome.OPTED_OUT:
             values["status"] = D.OPTED_OUT
@@ -198,6 +235,62 @@ def _inline(value: str) -> ColumnElement[str]:
     return literal_column(f"'{value}'")
 
 
+def _requeue_marked(
+    session: Session, owner: str, accepted: list[SendReport], policy: RetryPolicy, now: datetime
+) -> int:
+    """Queue again (or fail) accepted sends an early transient receipt marked; returns how many.
+
+    They are the rows of ``accepted`` still under ``owner``'s lease after the
+    accepted-sends UPDATE, which skipped them. One query for the batch, and one
+    UPDATE statement for the rows it finds.
+    """
+    table = Delivery.__table__
+    c = table.c
+    attempts = dict(
+        session.execute(
+            select(c.id, c.attempts).where(
+                c.id.in_([r.claimed.id for r in accepted]), c.lease_owner == owner
+            )
+        ).all()
+    )
+    if not attempts:
+        return 0
+    params = []
+    for report in accepted:
+        if report.claimed.id not in attempts:
+            continue
+        status, not_before, gave_up = policy.after_transient_receipt(
+            attempts[report.claimed.id], now
+        )
+        params.append(
+            {
+                "b_id": report.claimed.id,
+                "b_status": status,
+                "b_not_before": not_before,
+                # A send that goes again gets a new SID; a failed one keeps its own.
+                "b_ref": None if status == D.PENDING else report.result.provider_ref,
+                "b_gave_up": gave_up,
+            }
+        )
+    statement = (
+        update(table)
+        .where(c.id == bindparam("b_id"), c.lease_owner == owner)
+        .values(
+            status=bindparam("b_status", type_=c.status.type),
+            not_before=bindparam("b_not_before", type_=c.not_before.type),
+            provider_ref=bindparam("b_ref", type_=c.provider_ref.type),
+            error=bindparam("b_gave_up", type_=c.error.type) + c.error,
+            lease_owner=None,
+            lease_expires_at=None,
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+    session.connection().execute(statement, params)
+    logger.info("%d accepted sends were undelivered (transient) before recorded", len(params))
+    return len(params)
+
+
 def _opt_out(session: Session, subscriber_id: int, channel: str, now: datetime) -> None:
     column = Subscriber.sms_opted_out_at if channel == "sms" else Subscriber.email_opted_out_at
     session.execute(
@@ -205,6 +298,19 @@ def _opt_out(session: Session, subscriber_id: int, channel: str, now: datetime) 
         .where(Subscriber.id == subscriber_id, column.is_(None))
         .values({column: now, Subscriber.updated_at: now})
         .execution_options(synchronize_session=False)
+    )
+
+
+def _awaits_requeue(delivery: Delivery) -> bool:
+    """Whether a transient "undelivered" for the current send came before the worker's record.
+
+    Such a row is still ``sending``, with the receipt's SID and error code; the
+    worker's record (:func:`apply_reports`) then queues it again or fails it.
+    """
+    return (
+        delivery.status == D.SENDING
+        and delivery.provider_ref is not None
+        and delivery.error_code in TRANSIENT_RECEIPT_CODES
     )
 
 
@@ -220,8 +326,9 @@ def apply_status_callback(
 
     "unknown" (no such delivery), "stale" (a receipt for an earlier attempt or
     another message), "ignored" (not newer than what we know: a replay or a
-    late receipt), "retry" (undelivered for a transient reason: queued again),
-    or the new status.
+    late receipt), "retry" (undelivered for a transient reason: queued again,
+    at once or when the worker records the send), or the new status ("failed"
+    when a transient failure came on the last attempt).
     """
     now = now or utcnow()
     sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
@@ -243,8 +350,12 @@ def apply_status_callback(
         return "stale"
     if status is None:
         return "ignored"
-    if RANK.get(D(status), 0) <= RANK.get(D(delivery.status), 0):
+    known = RANK[D.UNDELIVERED] if _awaits_requeue(delivery) else RANK.get(D(delivery.status), 0)
+    if RANK.get(D(status), 0) <= known:
         return "ignored"
+    transient = status in (D.UNDELIVERED, D.FAILED) and error_code in TRANSIENT_RECEIPT_CODES
+    if transient and delivery.status == D.PENDING:
+        return "ignored"  # this attempt is queued again already: a replay
     delivery.provider_ref = delivery.provider_ref or sid or None
     delivery.updated_at = now
     if status in (D.UNDELIVERED, D.FAILED) and error_code:
@@ -254,15 +365,38 @@ def apply_status_callback(
             delivery.status = D.OPTED_OUT
             _opt_out(session, delivery.subscriber_id, "sms", now)
             return D.OPTED_OUT
-        if error_code in TRANSIENT_RECEIPT_CODES and delivery.status != D.SENDING:
-            state = notice_states(session, [delivery.notice_id]).get(delivery.notice_id)
-            reason = stale_reason(state, delivery.revision_number, now)
-            if reason is None and delivery.attempts < policy.max_attempts:
-                delivery.status = D.PENDING
-                delivery.provider_ref = None
-                delivery.not_before = now + timedelta(seconds=policy.delay_s(delivery.attempts))
-                return "retry"
+        if transient:
+            return _requeue_after_receipt(session, delivery, policy, now)
     delivery.status = status
     if status == D.DELIVERED:
         delivery.error_code = delivery.error = None
     return status
+
+
+def _requeue_after_receipt(
+    session: Session, delivery: Delivery, policy: RetryPolicy, now: datetime
+) -> str:
+    """Queue a send again that Twilio reported undelivered for a transient reason.
+
+    As :func:`apply_reports` does for a receipt that came first: pending after
+    the backoff, or failed on the last attempt; and dropped when the notice has
+    since expired or been superseded.
+    """
+    if delivery.status == D.SENDING:
+        # The worker holds the lease and has not recorded the send yet: leave the row
+        # to it, marked (see _awaits_requeue). A claim drops it if it has gone stale.
+        return "retry" if delivery.attempts < policy.max_attempts else D.FAILED
+    state = notice_states(session, [delivery.notice_id]).get(delivery.notice_id)
+    reason = stale_reason(state, delivery.revision_number, now)
+    if reason is not None:
+        delivery.status = D.DROPPED
+        delivery.error = f"not retried: {reason} ({delivery.error})"
+        return D.DROPPED
+    again, not_before, gave_up = policy.after_transient_receipt(delivery.attempts, now)
+    delivery.status = again
+    delivery.error = gave_up + (delivery.error or "")
+    if again == D.PENDING:
+        delivery.provider_ref = None
+        delivery.not_before = not_before
+        return "retry"
+    return again

@@ -10,14 +10,16 @@ else the receipt says must survive the worker's record.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from alerts.dispatch.channels_config import channel_factories
 from alerts.dispatch.claim import claim_batch
 from alerts.dispatch.outcomes import TRANSIENT_RECEIPT_CODES, SendReport, apply_reports
-from alerts.dispatch.worker import DispatcherSettings
+from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 from alerts.models import Delivery, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
 
@@ -100,6 +102,56 @@ def _send_with_receipt(
 
 
 @pytest.mark.parametrize("receipt_first", [True, False], ids=["receipt_first", "record_first"])
+def test_transient_undelivered_sends_the_sms_again(
+    dispatch_app, db_session, desk, fake_twilio, receipt_first
+):
+    _publish(db_session, desk)
+    before = datetime.now(UTC)
+    answer = _send_with_receipt(
+        dispatch_app, db_session, fake_twilio, "30003", receipt_first=receipt_first
+    )
+    assert answer == "retry"
+
+    delivery = _delivery(db_session)
+    assert delivery.status == "pending"
+    # Backoff with jitter: VARSLA_RETRY_BASE_S 0.05 gives 25-50 ms after the first attempt.
+    assert before + timedelta(seconds=0.025) <= delivery.not_before
+    assert delivery.not_before <= datetime.now(UTC) + timedelta(seconds=0.05)
+    assert delivery.provider_ref is None
+    assert delivery.lease_owner is None and delivery.lease_expires_at is None
+    assert (delivery.error_code, delivery.error) == ("30003", "Twilio undelivered (30003)")
+
+    run_dispatcher(dispatch_app)
+    [body] = _sent_to_resident(fake_twilio)
+    assert body.startswith("Koka vattnet i Gesunda")
+    delivery = _delivery(db_session)
+    assert (delivery.status, delivery.attempts) == ("accepted", 2)
+    assert delivery.error_code is None
+
+
+@pytest.mark.parametrize("receipt_first", [True, False], ids=["receipt_first", "record_first"])
+def test_transient_undelivered_on_the_last_attempt_fails(
+    dispatch_app, db_session, desk, fake_twilio, receipt_first
+):
+    notice = _publish(db_session, desk)
+    # Two attempts already went (VARSLA_MAX_ATTEMPTS is 3): the claim makes the third.
+    db_session.execute(update(Delivery).where(Delivery.notice_id == notice.id).values(attempts=2))
+    db_session.commit()
+    answer = _send_with_receipt(
+        dispatch_app, db_session, fake_twilio, "30008", receipt_first=receipt_first
+    )
+    assert answer == "failed"
+
+    delivery = _delivery(db_session)
+    assert (delivery.status, delivery.attempts, delivery.error_code) == ("failed", 3, "30008")
+    assert delivery.error == "gave up after 3 attempts: Twilio undelivered (30008)"
+    assert delivery.lease_owner is None
+    run_dispatcher(dispatch_app)
+    assert _sent_to_resident(fake_twilio) == []
+    assert _delivery(db_session).status == "failed"
+
+
+@pytest.mark.parametrize("receipt_first", [True, False], ids=["receipt_first", "record_first"])
 @pytest.mark.parametrize(
     ("code", "status"),
     [("30005", "undelivered"), ("30006", "undelivered"), ("21610", "opted_out")],
@@ -121,3 +173,128 @@ def test_permanent_undelivered_is_not_sent_again(
     assert (resident.sms_opted_out_at is not None) == (code == "21610")
     run_dispatcher(dispatch_app)
     assert _sent_to_resident(fake_twilio) == []
+
+
+def test_replayed_transient_receipt_changes_nothing(dispatch_app, db_session, desk, fake_twilio):
+    _publish(db_session, desk)
+    [claimed] = claim_batch(db_session, "worker-a", 10, lease_s=60)
+    db_session.commit()
+    sid = "SM" + secrets.token_hex(16)
+    url = f"{STATUS_URL}?ref={claimed.id}.{claimed.attempt}"
+    assert _post_receipt(dispatch_app, fake_twilio, url, sid, "undelivered", "30003") == "retry"
+    # Twilio repeats a callback it thinks we did not take; an older "sent" overtook it.
+    assert _post_receipt(dispatch_app, fake_twilio, url, sid, "undelivered", "30003") == "ignored"
+    assert _post_receipt(dispatch_app, fake_twilio, url, sid, "sent", None) == "ignored"
+    policy = DispatcherSettings.from_config(dispatch_app.config).retry
+    report = SendReport(claimed, DeliveryResult(Outcome.ACCEPTED, provider_ref=sid))
+    apply_reports(db_session, "worker-a", [report], policy)
+    db_session.commit()
+    queued = _delivery(db_session)
+    assert queued.status == "pending"
+
+    assert _post_receipt(dispatch_app, fake_twilio, url, sid, "undelivered", "30003") == "ignored"
+    again = _delivery(db_session)
+    assert (again.status, again.not_before, again.provider_ref) == (
+        "pending",
+        queued.not_before,
+        None,
+    )
+
+
+@pytest.mark.parametrize("receipt_first", [True, False], ids=["receipt_first", "record_first"])
+def test_an_expired_notice_is_not_sent_again(
+    dispatch_app, db_session, desk, fake_twilio, receipt_first
+):
+    in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    notice = _publish(db_session, desk, expires=in_an_hour)
+
+    def expire() -> None:
+        db_session.execute(
+            update(Notice)
+            .where(Notice.id == notice.id)
+            .values(expires=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        db_session.commit()
+
+    _send_with_receipt(
+        dispatch_app,
+        db_session,
+        fake_twilio,
+        "30003",
+        receipt_first=receipt_first,
+        meanwhile=expire,
+    )
+    run_dispatcher(dispatch_app)  # a claim settles what is still queued
+    assert _sent_to_resident(fake_twilio) == []
+    delivery = _delivery(db_session)
+    assert delivery.status == "dropped" and delivery.lease_owner is None
+    assert "expired" in delivery.error
+
+
+@pytest.mark.parametrize("receipt_first", [True, False], ids=["receipt_first", "record_first"])
+def test_after_the_all_clear_only_the_all_clear_is_sent(
+    dispatch_app, db_session, desk, fake_twilio, receipt_first
+):
+    notice = _publish(db_session, desk)
+    _send_with_receipt(
+        dispatch_app,
+        db_session,
+        fake_twilio,
+        "30003",
+        receipt_first=receipt_first,
+        meanwhile=lambda: desk.cancel(notice),
+    )
+    run_dispatcher(dispatch_app)
+    [body] = _sent_to_resident(fake_twilio)
+    assert body.startswith("AVBLÅST: Faran över i Gesunda")
+    original = _delivery(db_session, revision_number=1)
+    assert original.status == "dropped" and "superseded" in original.error
+    assert _delivery(db_session, revision_number=2).status == "accepted"
+
+
+class _CallsBackBeforeAnswering:
+    """Twilio's side of the race: the receipt reaches us before the worker hears "accepted"."""
+
+    def __init__(self, channel, app, fake, codes: list[str]):
+        self.channel, self.app, self.fake, self.codes = channel, app, fake, codes
+
+    def __getattr__(self, name):
+        return getattr(self.channel, name)
+
+    def send(self, recipient, message):
+        result = self.channel.send(recipient, message)
+        if result.outcome is Outcome.ACCEPTED and self.codes:
+            sent = self.fake.get(result.provider_ref)
+            code = self.codes.pop(0)
+            _post_receipt(self.app, self.fake, sent.status_callback, sent.sid, "undelivered", code)
+        return result
+
+
+def _dispatch_with_early_receipts(app, fake_twilio, codes: list[str]) -> None:
+    factories = channel_factories(app.config)
+    sms = factories["sms"]
+    factories["sms"] = lambda: _CallsBackBeforeAnswering(sms(), app, fake_twilio, codes)
+    settings = DispatcherSettings.from_config(app.config, concurrency=1)
+    Dispatcher(app, settings, factories=factories).run(until_idle=True, idle_wait_s=1.0)
+
+
+def test_worker_sends_again_after_an_early_handset_off_receipt(
+    dispatch_app, db_session, desk, fake_twilio
+):
+    _publish(db_session, desk)
+    _dispatch_with_early_receipts(dispatch_app, fake_twilio, ["30003"])
+    first, second = _sent_to_resident(fake_twilio)
+    assert first == second and first.startswith("Koka vattnet i Gesunda")
+    delivery = _delivery(db_session)
+    assert (delivery.status, delivery.attempts, delivery.error_code) == ("accepted", 2, None)
+
+
+def test_worker_gives_up_after_early_receipts_use_up_the_attempts(
+    dispatch_app, db_session, desk, fake_twilio
+):
+    _publish(db_session, desk)
+    _dispatch_with_early_receipts(dispatch_app, fake_twilio, ["30003", "30008", "30003", "30003"])
+    assert len(_sent_to_resident(fake_twilio)) == 3  # VARSLA_MAX_ATTEMPTS
+    delivery = _delivery(db_session)
+    assert (delivery.status, delivery.error_code) == ("failed", "30003")
+    assert delivery.error == "gave up after 3 attempts: Twilio undelivered (30003)"
