@@ -6,6 +6,7 @@ from .base import Base, utcnow
 from .deliveries import Delivery, DeliveryStatus, OutboxMessage
 from .notices import Category, MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
 from .operators import ApiKey, LoginAttempt, Operator, Role
+from .rate_buckets import RateBucket
 from .subscribers import LegalBasis, Subscriber, SubscriberLocation
 from .zones import Zone
 
@@ -25,6 +26,7 @@ __all__ = [
     "NoticeStatus",
     "Operator",
     "OutboxMessage",
+    "RateBucket",
     "RevisionState",
     "Role",
     "Subscriber",
