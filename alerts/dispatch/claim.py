@@ -221,6 +221,9 @@ def reclaim_expired(session: Session, *, max_attempts: int = 6, now: datetime | 
             status=case((Delivery.attempts >= max_attempts, D.FAILED), else_=D.PENDING),
             error_code="lease_expired",
             error="the worker sending it stopped before recording an outcome",
+            # An early receipt may have stored the dead attempt's SID; the next attempt
+            # gets its own, whose receipts must not look stale.
+            provider_ref=None,
             lease_owner=None,
             lease_expires_at=None,
             not_before=now,

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from alerts.dispatch.channels_config import channel_factories
-from alerts.dispatch.claim import claim_batch
+from alerts.dispatch.claim import claim_batch, reclaim_expired
 from alerts.dispatch.outcomes import TRANSIENT_RECEIPT_CODES, SendReport, apply_reports
 from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 from alerts.models import Delivery, Notice, Subscriber
@@ -298,3 +298,36 @@ def test_worker_gives_up_after_early_receipts_use_up_the_attempts(
     delivery = _delivery(db_session)
     assert (delivery.status, delivery.error_code) == ("failed", "30003")
     assert delivery.error == "gave up after 3 attempts: Twilio undelivered (30003)"
+
+
+def test_after_a_worker_died_the_next_attempts_receipts_count(
+    dispatch_app, db_session, desk, fake_twilio
+):
+    """A transient receipt marked the row, then its worker died before recording the send.
+    The reclaimed row's next attempt has a new SID: its receipts must not look stale."""
+    _publish(db_session, desk)
+    [claimed] = claim_batch(db_session, "worker-a", 10, lease_s=60)
+    db_session.commit()
+    dead_sid = "SM" + secrets.token_hex(16)
+    dead_url = f"{STATUS_URL}?ref={claimed.id}.{claimed.attempt}"
+    assert _post_receipt(dispatch_app, fake_twilio, dead_url, dead_sid, "undelivered", "30003") == (
+        "retry"
+    )
+    # worker-a is gone; its lease runs out and the scheduler takes the row back.
+    db_session.execute(
+        update(Delivery)
+        .where(Delivery.id == claimed.id)
+        .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    )
+    reclaimed = reclaim_expired(db_session)
+    db_session.commit()
+    assert reclaimed == 1 and _delivery(db_session).provider_ref is None
+
+    run_dispatcher(dispatch_app)
+    [message] = [m for m in fake_twilio.messages if m.to == PHONE]
+    delivery = _delivery(db_session)
+    assert (delivery.status, delivery.attempts) == ("accepted", 2)
+    url = f"{STATUS_URL}?ref={delivery.id}.2"
+    assert _post_receipt(dispatch_app, fake_twilio, url, message.sid, "delivered", None) == (
+        "delivered"
+    )
