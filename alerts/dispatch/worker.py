@@ -2,12 +2,14 @@
 
 One main thread talks to the database: it claims a batch (one short
 transaction, committed, session closed), builds each revision's snapshot once,
-and hands the sends to a thread pool. Sending threads never touch the
-database; each holds its own channel instances (an SMTP connection carries one
-transaction at a time, so instances are not shared) and waits for a token of
-its channel's rate limiter before calling the provider. Results come back on a
-queue and are recorded in batches. No database connection is held while a
-provider is called.
+and hands the sends to a thread pool. Sending threads hold their own channel
+instances (an SMTP connection carries one transaction at a time, so instances
+are not shared) and wait for a token of their channel's rate limit before
+calling the provider; the limit is shared by all dispatcher processes, and one
+waiting thread at a time fetches a grant of tokens for the others in its own
+short transaction (alerts.dispatch.ratelimit). Otherwise sending threads never
+touch the database. Results come back on a queue and are recorded in batches.
+No database connection is held while a provider is called.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .channels_config import ChannelFactory, channel_factories, links_from
 from .claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from .messages import Composer, make_reference
 from .outcomes import RetryPolicy, SendReport, apply_reports
-from .ratelimit import TokenBucket
+from .ratelimit import SharedTokenBucket
 from .wakeup import wake_on_new_deliveries
 
 logger = logging.getLogger(__name__)
@@ -48,7 +50,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DispatcherSettings:
-    """How one dispatcher process works. Rates are per process (see ``varsla worker``)."""
+    """How one dispatcher process works. Rates (messages per second, 0 = unlimited) are for
+    the whole installation: all dispatcher processes share them (alerts.dispatch.ratelimit)."""
 
     concurrency: int = 16
     batch_size: int = 200
@@ -112,7 +115,11 @@ class Dispatcher:
         self.owner = owner or worker_name()
         self.factories = factories or channel_factories(app.config)
         self.composer = Composer(links_from(app.config))
-        self.limiters = {name: TokenBucket(rate) for name, rate in self.settings.rates.items()}
+        assert db.sessionmaker is not None
+        self.limiters = {
+            name: SharedTokenBucket(db.sessionmaker, name, rate)
+            for name, rate in self.settings.rates.items()
+        }
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._local = threading.local()
