@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once: bool) -> None:
     """Dispatcher only: claim due deliveries and send them (run any number, on any hosts).
 
-    VARSLA_SMS_RATE and VARSLA_EMAIL_RATE limit each worker process; with N
-    workers set them to the provider's limit divided by N.
+    VARSLA_SMS_RATE and VARSLA_EMAIL_RATE (messages per second, 0 = unlimited)
+    are the provider's limit for the whole installation: all workers share them
+    through the database, so do not divide them by the number of workers.
     """
     from ..db import db as database
     from ..db import is_postgres
