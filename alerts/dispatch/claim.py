@@ -31,6 +31,7 @@ from ..models import (
     Subscriber,
     utcnow,
 )
+from ..models.subscribers import wants_channel
 from .states import notice_states, stale_reason
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,15 @@ def claim_batch(
             Delivery.subscriber_id,
             Delivery.channel,
             Delivery.attempts,
-            Subscriber,
+            # Columns, not Subscriber objects: building an ORM object per row made
+            # the claim a third of the dispatcher's main thread.
+            Subscriber.id.label("found"),
+            Subscriber.phone,
+            Subscriber.email,
+            Subscriber.language,
+            case(
+                (Delivery.channel == "sms", wants_channel("sms")), else_=wants_channel("email")
+            ).label("wanted"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids), Delivery.status == D.SENDING, Delivery.lease_owner == owner)
@@ -148,18 +157,17 @@ def claim_batch(
     claimed: list[Claimed] = []
     settle: dict[int, tuple[str, str, str]] = {}
     for row in rows:
-        subscriber: Subscriber | None = row.Subscriber
         reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
         if reason is not None:
             settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
             continue
-        if subscriber is None:  # erased while the row was being written
+        if row.found is None:  # erased while the row was being written
             settle[row.id] = (D.DROPPED, "erased", "not sent: the resident was erased")
             continue
-        if not subscriber.wants(row.channel):
+        if not row.wanted:
             settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
             continue
-        address = subscriber.phone if row.channel == "sms" else subscriber.email
+        address = row.phone if row.channel == "sms" else row.email
         claimed.append(
             Claimed(
                 id=row.id,
@@ -170,7 +178,7 @@ def claim_batch(
                 channel=row.channel,
                 attempt=row.attempts,
                 address=address or "",
-                language=subscriber.language or "sv",
+                language=row.language or "sv",
             )
         )
     for delivery_id, (status, code, text) in settle.items():

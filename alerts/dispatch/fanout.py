@@ -38,12 +38,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from channels.base import SEVERITY_ORDER
 
 from ..db import is_postgres
 from ..models import Delivery, DeliveryStatus, MsgType, Notice, NoticeRevision, Subscriber
+from ..models.subscribers import wants_channel
 from ..targeting import subscriber_ids_in_area
 from .states import RECEIVED
 from .wakeup import announce
@@ -55,23 +55,6 @@ PUSH_CHANNELS = ("sms", "email")
 #: Rows per INSERT statement: big enough to amortise round trips, small enough for
 #: SQLite's bound-parameter limit and to keep each statement's memory modest.
 CHUNK = 5000
-
-
-def wants_channel(channel: str) -> ColumnElement[bool]:
-    """SQL twin of :meth:`Subscriber.wants`: verified, has the address, not opted out."""
-    if channel == "sms":
-        return and_(
-            Subscriber.verified_at.is_not(None),
-            Subscriber.phone.is_not(None),
-            Subscriber.sms_opted_out_at.is_(None),
-        )
-    if channel == "email":
-        return and_(
-            Subscriber.verified_at.is_not(None),
-            Subscriber.email.is_not(None),
-            Subscriber.email_opted_out_at.is_(None),
-        )
-    raise ValueError(f"not a push channel: {channel!r}")
 
 
 def supersede_unsent(

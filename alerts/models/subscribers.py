@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from .addresses import Address
 from .base import Base, utcnow
@@ -50,6 +51,23 @@ class Subscriber(Base):
         if channel == "email":
             return self.email is not None and self.email_opted_out_at is None
         return False
+
+
+def wants_channel(channel: str) -> ColumnElement[bool]:
+    """SQL twin of :meth:`Subscriber.wants`: verified, has the address, not opted out."""
+    if channel == "sms":
+        return and_(
+            Subscriber.verified_at.is_not(None),
+            Subscriber.phone.is_not(None),
+            Subscriber.sms_opted_out_at.is_(None),
+        )
+    if channel == "email":
+        return and_(
+            Subscriber.verified_at.is_not(None),
+            Subscriber.email.is_not(None),
+            Subscriber.email_opted_out_at.is_(None),
+        )
+    raise ValueError(f"not a push channel: {channel!r}")
 
 
 class SubscriberLocation(Base):
