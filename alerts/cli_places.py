@@ -23,7 +23,7 @@ def _show_row_errors(errors: list, what: str) -> None:
     """Print bad rows (at most :data:`MAX_ROW_ERRORS_SHOWN`) to standard error."""
     if not errors:
         return
-    click.echo(f"{len(errors)} {what} not imported:", err=True)
+    click.echo(f"{len(errors)} {what}:", err=True)
     for error in errors[:MAX_ROW_ERRORS_SHOWN]:
         click.echo(f"  {error}", err=True)
     if len(errors) > MAX_ROW_ERRORS_SHOWN:
@@ -105,7 +105,7 @@ def addresses_import(file: str, source_crs: str | None, synthetic: bool) -> None
         f"Imported {report.imported} addresses from {file}: {report.created} new, "
         f"{report.updated} updated, {len(report.errors)} bad rows"
     )
-    _show_row_errors(report.errors, "rows")
+    _show_row_errors(report.errors, "rows not imported")
 
 
 @click.group("residents")
@@ -153,7 +153,8 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
         f"existing subscribers, {report.locations_added} addresses added, "
         f"{report.unchanged} already registered."
     )
-    _show_row_errors(report.errors, "rows")
+    _show_row_errors(report.warnings, "rows imported with one contact")
+    _show_row_errors(report.errors, "rows not imported")
 
 
 @residents_group.command("erase")

@@ -80,6 +80,8 @@ class ResidentImportReport:
     unchanged: int = 0
     """Good rows that added nothing: that contact at that address was already registered."""
     errors: list[ResidentRowError] = field(default_factory=list)
+    warnings: list[ResidentRowError] = field(default_factory=list)
+    """Rows imported with one contact because the other was unusable (a landline, say)."""
 
     @property
     def imported(self) -> int:
@@ -152,11 +154,13 @@ def import_residents(
     lookup.preload(_street_keys(r for _line, r in raw_rows))
     good: list[_Row] = []
     for line, values in raw_rows:
-        row, problems = _check_row(line, values, lookup)
+        row, problems, dropped = _check_row(line, values, lookup)
         if problems:
             report.errors.append(ResidentRowError(line, "; ".join(problems)))
         elif row is not None:
             good.append(row)
+            if dropped:
+                report.warnings.append(ResidentRowError(line, dropped))
     _register(session, good, report, legal_basis=legal_basis, source_label=source_label)
     logger.info(
         "residents import from %s: %d rows, %d new subscribers, %d locations added, %d bad rows",
@@ -229,24 +233,36 @@ def _street_keys(rows: Iterable[dict[str, str]]) -> list[str]:
 
 def _check_row(
     line: int, values: dict[str, str], lookup: AddressLookup
-) -> tuple[_Row | None, list[str]]:
-    """The checked row, or every problem found with it."""
+) -> tuple[_Row | None, list[str], str]:
+    """The checked row, or every problem found with it; and the contact left out, if any.
+
+    A row with one usable contact and one unusable (a landline beside a good
+    email, common in utilities' registers) is imported with the usable one: the
+    resident still hears of the notices, and the report says what was left out.
+    """
     if "_error" in values:
-        return None, [values["_error"]]
+        return None, [values["_error"]], ""
     problems: list[str] = []
     phone = email = None
+    contact_problems: list[str] = []
     if not values["phone"] and not values["email"]:
         problems.append("empty contact: neither phone nor email")
     if values["phone"]:
         try:
             phone = normalise_phone(values["phone"])
         except ValueError as exc:
-            problems.append(str(exc))
+            contact_problems.append(str(exc))
     if values["email"]:
         try:
             email = normalise_email(values["email"])
         except ValueError as exc:
-            problems.append(str(exc))
+            contact_problems.append(str(exc))
+    dropped = ""
+    if contact_problems and (phone or email):
+        kept = "phone" if phone else "email"
+        dropped = f"{contact_problems[0]}; imported with the {kept} only"
+    else:
+        problems.extend(contact_problems)
     language = values["language"].lower() or "sv"
     if language not in LANGUAGES:
         problems.append(f"language {values['language']!r} is not one of {', '.join(LANGUAGES)}")
@@ -258,7 +274,7 @@ def _check_row(
         if not resolution.found:
             problems.append(resolution.reason)
     if problems or resolution is None or resolution.address_id is None:
-        return None, problems
+        return None, problems, ""
     assert resolution.lon is not None and resolution.lat is not None
     return (
         _Row(
@@ -272,6 +288,7 @@ def _check_row(
             lat=resolution.lat,
         ),
         [],
+        dropped,
     )
 
 

@@ -248,3 +248,34 @@ def test_bad_emails_are_refused(text):
 
 def test_emails_are_kept_lowercase():
     assert normalise_email(" Anna.Berg+vatten@Example.ORG ") == "anna.berg+vatten@example.org"
+
+
+def test_a_landline_beside_a_good_email_still_imports_the_email(runner, session, tmp_path):
+    """Utilities' registers often hold a landline and an email: the resident should still
+    hear of notices by email, and the operator learn that the landline was left out."""
+    addresses = demo_register(session)
+    first, second, third = (
+        f"{a.street} {a.number}{a.letter}, {a.postcode} {a.city}" for a in addresses[:3]
+    )
+    register = (
+        "address,phone,email,language\n"
+        f'"{first}",013-12 34 56,anna@example.se,sv\n'
+        f'"{second}",0701740607,bo@,en\n'
+        f'"{third}",013-12 34 57,cecilia@,sv\n'
+    )
+    result = runner.invoke(args=["residents", "import", write(tmp_path, "r.csv", register)])
+    assert result.exit_code == 0, result.output
+    assert "3 rows from" in result.output and "2 imported, 1 bad" in result.output
+    assert (
+        "2 rows imported with one contact:\n"
+        "  line 2: phone '013-12 34 56' is not a mobile number, so it cannot receive SMS; "
+        "imported with the email only\n"
+        "  line 3: email 'bo@' is not an email address; imported with the phone only\n"
+    ) in result.output
+    assert (
+        "1 rows not imported:\n"
+        "  line 4: phone '013-12 34 57' is not a mobile number, so it cannot receive SMS; "
+        "email 'cecilia@' is not an email address\n"
+    ) in result.output
+    imported = {(s.phone, s.email) for s in session.scalars(select(Subscriber))}
+    assert imported == {(None, "anna@example.se"), ("+46701740607", None)}
