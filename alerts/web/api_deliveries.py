@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from sqlalchemy import func, select
 
 from .. import (
     dispatch,  # noqa: F401  (wires fan-out, jobs, metrics into every app)
 )
 from ..db import db
 from ..dispatch.messages import sms_preview
+from ..dispatch.report import FAILURE_LIMIT, delivery_report
 from ..errors import NotFound
-from ..models import Delivery, DeliveryStatus, NoticeRevision, Subscriber
+from ..models import NoticeRevision
 from ..snapshots import build_snapshot
 from .api import notice_or_404, operator_required
 
 bp = Blueprint("api_deliveries", __name__, url_prefix="/api/v1")
-
-FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
-FAILURE_LIMIT = 100
 
 
 def _exempt_csrf() -> None:
@@ -30,77 +27,12 @@ def _exempt_csrf() -> None:
 bp.record_once(lambda _state: _exempt_csrf())
 
 
-def mask(address: str | None) -> str:
-    """Enough of a phone number or address to recognise, not to harvest."""
-    if not address:
-        return ""
-    if "@" in address:
-        local, _, domain = address.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return f"{address[:4]}****{address[-2:]}" if len(address) > 6 else "****"
-
-
 @bp.get("/notices/<notice_id>/deliveries")
 @operator_required
 def notice_deliveries(notice_id: str):
     """Counts by channel and status (overall and per revision), and failures with reasons."""
     notice = notice_or_404(notice_id)
-    rows = db.session.execute(
-        select(Delivery.revision_number, Delivery.channel, Delivery.status, func.count())
-        .where(Delivery.notice_id == notice.id)
-        .group_by(Delivery.revision_number, Delivery.channel, Delivery.status)
-    ).all()
-    by_channel: dict[str, dict[str, int]] = {}
-    by_revision: dict[str, dict[str, dict[str, int]]] = {}
-    total = 0
-    for number, channel, status, count in rows:
-        total += count
-        channel_counts = by_channel.setdefault(channel, {})
-        channel_counts[status] = channel_counts.get(status, 0) + count
-        by_revision.setdefault(str(number), {}).setdefault(channel, {})[status] = count
-    reasons = db.session.execute(
-        select(Delivery.channel, Delivery.status, Delivery.error_code, func.count())
-        .where(
-            Delivery.notice_id == notice.id,
-            Delivery.status.in_([*FAILED, DeliveryStatus.DROPPED, DeliveryStatus.OPTED_OUT])
-            # waiting for another try: why the last one did not go through
-            | ((Delivery.status == DeliveryStatus.PENDING) & Delivery.error_code.is_not(None)),
-        )
-        .group_by(Delivery.channel, Delivery.status, Delivery.error_code)
-    ).all()
-    failures = db.session.execute(
-        select(Delivery, Subscriber.phone, Subscriber.email)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.notice_id == notice.id, Delivery.status.in_(FAILED))
-        .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
-        .limit(FAILURE_LIMIT)
-    ).all()
-    return jsonify(
-        {
-            "notice_id": str(notice.id),
-            "total": total,
-            "by_channel": by_channel,
-            "by_revision": by_revision,
-            "reasons": [
-                {"channel": c, "status": s, "error_code": e, "count": n}
-                for c, s, e, n in sorted(reasons, key=lambda r: -r[3])
-            ],
-            "failures": [
-                {
-                    "delivery_id": d.id,
-                    "revision": d.revision_number,
-                    "channel": d.channel,
-                    "status": d.status,
-                    "recipient": mask(phone if d.channel == "sms" else email),
-                    "attempts": d.attempts,
-                    "error_code": d.error_code,
-                    "error": d.error,
-                    "updated_at": d.updated_at.isoformat(),
-                }
-                for d, phone, email in failures
-            ],
-        }
-    )
+    return jsonify(delivery_report(db.session, notice.id))
 
 
 @bp.get("/notices/<notice_id>/sms-preview")

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Email, Optional
 from .. import audit, notices
 from ..auth import authenticate
 from ..db import db
+from ..dispatch.report import delivery_report
 from ..errors import DomainError, ValidationFailed
 from ..models import Notice, Operator, Zone
 from ..notice_templates import STOCKHOLM, TEMPLATES
@@ -129,6 +130,7 @@ def notice_detail(notice_id: str):
         "console/notice.html",
         notice=notice,
         events=audit.trail(db.session, notice),
+        deliveries=delivery_report(db.session, notice.id),
         form=FlaskForm(),
     )
 

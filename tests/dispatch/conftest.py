@@ -122,6 +122,11 @@ class Desk:
         submit_notice(self.session, notice, by=self.author)
         return self._release(notice)
 
+    def publish_approved(self, notice: Notice) -> Notice:
+        publish_notice(self.session, notice, by=self.approver)
+        self.session.commit()
+        return notice
+
     def approved(self, **payload: Any) -> Notice:
         """A notice written, submitted and approved: one publish call from going out."""
         notice = create_notice(
