@@ -47,6 +47,9 @@ def load_config(instance_path: str | Path) -> dict[str, Any]:
         "VARSLA_GEOCODER_USER_AGENT": os.environ.get("VARSLA_GEOCODER_USER_AGENT", "Varsla"),
         "VARSLA_SENDER_NAME": os.environ.get("VARSLA_SENDER_NAME", "Varsla"),
         "VARSLA_FEED_RETENTION_DAYS": _float("VARSLA_FEED_RETENTION_DAYS", 7.0),
+        # Deliveries (who was sent what) and local-outbox copies, after a notice ended;
+        # 0 keeps them. Match the municipality's records-management decision.
+        "VARSLA_DELIVERY_RETENTION_DAYS": _float("VARSLA_DELIVERY_RETENTION_DAYS", 365.0),
         "VARSLA_TILE_URL": os.environ.get(
             "VARSLA_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
         ),
