@@ -57,9 +57,7 @@ def test_deliveries_of_a_long_ended_notice_are_forgotten(dispatch_app, db_sessio
     assert _count(db_session, Notice, Notice.id == ended.id) == 1  # the notice stays public
 
 
-def test_the_scheduler_purges_with_the_configured_retention(
-    database_url, tmp_path, fake_twilio
-):
+def test_the_scheduler_purges_with_the_configured_retention(database_url, tmp_path, fake_twilio):
     config = provider_config(fake_twilio, None) | {"VARSLA_DELIVERY_RETENTION_DAYS": 1 / 86400}
     with running_app(database_url, tmp_path, **config) as app:
         from alerts.db import db
