@@ -1,7 +1,8 @@
-"""What happened to a notice's deliveries: counts, reasons, the latest failures.
+"""For operators: the SMS residents will read, and what happened to the deliveries.
 
-One report for the JSON API (``GET /api/v1/notices/<id>/deliveries``) and the
-operator console. Recipients are masked: enough to recognise, not to harvest.
+One source for the JSON API (``GET /api/v1/notices/<id>/sms-preview`` and
+``.../deliveries``) and the operator console. Recipients are masked: enough to
+recognise, not to harvest.
 """
 
 from __future__ import annotations
@@ -12,11 +13,25 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Delivery, DeliveryStatus, Subscriber
+from ..models import Delivery, DeliveryStatus, Notice, NoticeRevision, Subscriber
+from ..snapshots import build_snapshot
+from .messages import sms_preview
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
 #: Failures listed one by one (the counts cover them all).
 FAILURE_LIMIT = 100
+
+
+def revision_sms_preview(
+    session: Session, notice: Notice, revision: NoticeRevision, base_url: str
+) -> dict[str, Any]:
+    """Per language, the SMS of ``revision`` with its encoding and number of parts."""
+    return {
+        "notice_id": str(notice.id),
+        "revision": revision.number,
+        "msg_type": revision.msg_type,
+        "languages": sms_preview(build_snapshot(session, notice, revision), base_url),
+    }
 
 
 def mask(address: str | None) -> str:

@@ -8,11 +8,9 @@ from .. import (
     dispatch,  # noqa: F401  (wires fan-out, jobs, metrics into every app)
 )
 from ..db import db
-from ..dispatch.messages import sms_preview
-from ..dispatch.report import FAILURE_LIMIT, delivery_report
+from ..dispatch.report import FAILURE_LIMIT, delivery_report, revision_sms_preview
 from ..errors import NotFound
 from ..models import NoticeRevision
-from ..snapshots import build_snapshot
 from .api import notice_or_404, operator_required
 
 bp = Blueprint("api_deliveries", __name__, url_prefix="/api/v1")
@@ -51,15 +49,8 @@ def notice_sms_preview(notice_id: str):
             raise NotFound("No such revision")
     else:
         revision = notice.working_revision or notice.current_revision
-    snapshot = build_snapshot(db.session, notice, revision)
-    base_url = current_app.config["VARSLA_BASE_URL"]
     return jsonify(
-        {
-            "notice_id": str(notice.id),
-            "revision": revision.number,
-            "msg_type": revision.msg_type,
-            "languages": sms_preview(snapshot, base_url),
-        }
+        revision_sms_preview(db.session, notice, revision, current_app.config["VARSLA_BASE_URL"])
     )
 
 

@@ -7,7 +7,18 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateTimeLocalField, PasswordField, SelectField, SelectMultipleField, StringField
@@ -16,7 +27,7 @@ from wtforms.validators import DataRequired, Email, Optional
 from .. import audit, notices
 from ..auth import authenticate
 from ..db import db
-from ..dispatch.report import delivery_report
+from ..dispatch.report import delivery_report, revision_sms_preview
 from ..errors import DomainError, ValidationFailed
 from ..models import Notice, Operator, Zone
 from ..notice_templates import STOCKHOLM, TEMPLATES
@@ -131,6 +142,12 @@ def notice_detail(notice_id: str):
         notice=notice,
         events=audit.trail(db.session, notice),
         deliveries=delivery_report(db.session, notice.id),
+        sms=revision_sms_preview(
+            db.session,
+            notice,
+            notice.working_revision or notice.current_revision,
+            current_app.config["VARSLA_BASE_URL"],
+        ),
         form=FlaskForm(),
     )
 

@@ -27,6 +27,10 @@ def test_the_notice_page_shows_deliveries_failures_and_masks_recipients(
     notice = desk.approved()
     before = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
     assert "Inga utskick ännu: de skrivs när meddelandet publiceras." in before
+    # What residents will read, and what it costs, before anyone publishes.
+    assert "SMS som invånarna får (revision 1)" in before
+    assert "<h3>Svenska: 1 del, GSM-7," in before and "<h3>Engelska: 1 del, GSM-7," in before
+    assert '<pre lang="sv" class="sms">Koka vattnet i Gesunda\n' in before
 
     desk.publish_approved(notice)
     run_dispatcher(dispatch_app)
@@ -40,3 +44,23 @@ def test_the_notice_page_shows_deliveries_failures_and_masks_recipients(
     assert "h***@example.se" in page and "hostile@example.se" not in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_sms_preview_warns_of_characters_outside_gsm7_and_escapes_markup(
+    dispatch_app, db_session, desk
+):
+    client = dispatch_app.test_client()
+    _login(client, "author@test.varsla.se")
+    texts = {
+        "sv": {
+            "headline": "Koka vattnet 💧 <script>alert(1)</script>",
+            "description": "Prover visar bakterier.",
+            "instruction": "Koka vattnet.",
+        }
+    }
+    notice = desk.approved(texts=texts, channels=["sms"])
+    page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    assert "<h3>Svenska: 2 delar, UCS-2," in page  # 67 UTF-16 units a part
+    assert "Texten innehåller tecken utanför GSM-7" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "Koka vattnet 💧 &lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.factories import PASSWORD
 from tests.web.conftest import BERGKARLAS_TEXTS
 
 pytestmark = pytest.mark.browser
@@ -223,3 +224,18 @@ def test_home_page_screenshot(chromium, live_app, notices, tmp_path):
     # Only the missing tiles may fail; no CSP violation, no script error.
     assert [e for e in console_errors if "no-tiles" not in e and "404" not in e] == []
     context.close()
+
+
+def test_console_notice_page_has_no_axe_violations(chromium, live_app, notices):
+    """What an operator works with: the SMS preview and the delivery tables."""
+    page = chromium.new_page()
+    page.goto(f"{live_app}/console/login")
+    page.get_by_label("E-post").fill("author@test.varsla.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(f"{live_app}/console/")
+    page.goto(f"{live_app}/console/notices/{notices['gesunda']}")
+    assert page.get_by_role("heading", name="Utskick").is_visible()
+    assert page.get_by_text("SMS som invånarna får").is_visible()
+    assert axe_violations(page, [*WCAG_AA, "best-practice"]) == []
+    page.close()
