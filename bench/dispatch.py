@@ -254,14 +254,11 @@ def embedded(latency_ms: float = 100) -> None:
     answering in ``latency_ms``."""
     import tempfile
 
-    from sqlalchemy import insert
-
     from alerts.app import create_app
     from alerts.db import db
     from alerts.dispatch.worker import start_embedded
     from alerts.migrate import upgrade
-    from alerts.models import Subscriber, SubscriberLocation
-    from tests.dispatch.conftest import GESUNDA_LON_LAT, Desk
+    from tests.dispatch.conftest import Desk, add_residents
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/varsla.sqlite3"
@@ -273,20 +270,7 @@ def embedded(latency_ms: float = 100) -> None:
             with app.app_context():
                 session = db.sessionmaker()
                 desk = Desk(session)
-                now = datetime.now(UTC)
-                ids = session.scalars(
-                    insert(Subscriber).returning(Subscriber.id),
-                    [
-                        {"phone": f"+4673{n:07d}", "language": "sv", "verified_at": now}
-                        for n in range(EMBEDDED_SUBSCRIBERS)
-                    ],
-                ).all()
-                lon, lat = GESUNDA_LON_LAT
-                session.execute(
-                    insert(SubscriberLocation),
-                    [{"subscriber_id": i, "lon": lon, "lat": lat} for i in ids],
-                )
-                session.commit()
+                add_residents(session, EMBEDDED_SUBSCRIBERS)
                 notice = desk.publish(channels=["sms"])
                 stop_dispatcher = start_embedded(app)
                 rate = measure(session, notice.id)

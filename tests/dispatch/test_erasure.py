@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from alerts.models import Delivery, OutboxMessage, Subscriber, SubscriberLocation
-from tests.conftest import running_app
 
-from .conftest import create_subscriber, provider_config, run_dispatcher
+from .conftest import count_rows, create_subscriber, run_dispatcher
 
 
 @pytest.fixture
-def dispatch_app(database_url, tmp_path, fake_twilio):
-    """SMS to the local Twilio, email to the local outbox (no SMTP configured)."""
-    with running_app(database_url, tmp_path, **provider_config(fake_twilio, None)) as app:
-        yield app
-
-
-def _count(session, model, *where) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model).where(*where))
+def dispatch_app(outbox_app):
+    """Email lands in the local outbox here: no SMTP server is configured."""
+    return outbox_app
 
 
 def test_an_erased_resident_leaves_no_trace_and_gets_no_all_clear(
@@ -34,7 +27,7 @@ def test_an_erased_resident_leaves_no_trace_and_gets_no_all_clear(
     run_dispatcher(dispatch_app)
     assert sorted(m.to for m in fake_twilio.messages) == ["+46701000001", "+46701000002"]
     # Email has no provider here: the local outbox keeps a copy, with Anna's address.
-    assert _count(db_session, OutboxMessage, OutboxMessage.recipient == "anna@example.se") == 1
+    assert count_rows(db_session, OutboxMessage, OutboxMessage.recipient == "anna@example.se") == 1
 
     result = dispatch_app.test_cli_runner().invoke(
         args=["residents", "erase", "--phone", "070-100 00 01", "--yes"]
@@ -43,11 +36,13 @@ def test_an_erased_resident_leaves_no_trace_and_gets_no_all_clear(
     assert "Erased 1 resident(s): 1 addresses, 2 deliveries, 1 local outbox messages" in (
         result.output
     )
-    assert _count(db_session, Subscriber, Subscriber.id == anna_id) == 0
-    assert _count(db_session, SubscriberLocation, SubscriberLocation.subscriber_id == anna_id) == 0
-    assert _count(db_session, Delivery, Delivery.subscriber_id == anna_id) == 0
-    assert _count(db_session, OutboxMessage, OutboxMessage.recipient == "anna@example.se") == 0
-    assert _count(db_session, Delivery, Delivery.subscriber_id == bo_id) == 1
+    assert count_rows(db_session, Subscriber, Subscriber.id == anna_id) == 0
+    assert (
+        count_rows(db_session, SubscriberLocation, SubscriberLocation.subscriber_id == anna_id) == 0
+    )
+    assert count_rows(db_session, Delivery, Delivery.subscriber_id == anna_id) == 0
+    assert count_rows(db_session, OutboxMessage, OutboxMessage.recipient == "anna@example.se") == 0
+    assert count_rows(db_session, Delivery, Delivery.subscriber_id == bo_id) == 1
 
     fake_twilio.clear()
     desk.cancel(db_session.get(type(notice), notice.id))

@@ -6,26 +6,19 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from alerts.dispatch.retention import purge_expired
 from alerts.models import Delivery, Notice, OutboxMessage
 from alerts.scheduling import run_all_once
 from tests.conftest import running_app
 
-from .conftest import create_subscriber, provider_config, run_dispatcher
+from .conftest import count_rows, create_subscriber, provider_config, run_dispatcher
 
 
 @pytest.fixture
-def dispatch_app(database_url, tmp_path, fake_twilio):
-    """SMS to the local Twilio, email to the local outbox (no SMTP configured)."""
-    with running_app(database_url, tmp_path, **provider_config(fake_twilio, None)) as app:
-        yield app
-
-
-def _count(session, model, *where) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model).where(*where))
+def dispatch_app(outbox_app):
+    """Email lands in the local outbox here: no SMTP server is configured."""
+    return outbox_app
 
 
 def _sent_and_ended(app, session, desk) -> tuple[Notice, Notice]:
@@ -42,8 +35,8 @@ def _sent_and_ended(app, session, desk) -> tuple[Notice, Notice]:
 
 def test_deliveries_of_a_long_ended_notice_are_forgotten(dispatch_app, db_session, desk):
     ended, live = _sent_and_ended(dispatch_app, db_session, desk)
-    assert _count(db_session, Delivery, Delivery.notice_id == ended.id) == 4  # alert, all-clear
-    assert _count(db_session, OutboxMessage) == 3  # the emails, kept locally
+    assert count_rows(db_session, Delivery, Delivery.notice_id == ended.id) == 4  # alert, all-clear
+    assert count_rows(db_session, OutboxMessage) == 3  # the emails, kept locally
 
     just_before = ended.ended_at + timedelta(days=365) - timedelta(seconds=1)
     assert not purge_expired(db_session, days=365, now=just_before)
@@ -52,9 +45,9 @@ def test_deliveries_of_a_long_ended_notice_are_forgotten(dispatch_app, db_sessio
     purged = purge_expired(db_session, days=365, now=ended.ended_at + timedelta(days=366))
     db_session.commit()
     assert (purged.deliveries, purged.outbox_messages) == (4, 3)  # the live one's copy is old too
-    assert _count(db_session, Delivery, Delivery.notice_id == ended.id) == 0
-    assert _count(db_session, Delivery, Delivery.notice_id == live.id) == 2
-    assert _count(db_session, Notice, Notice.id == ended.id) == 1  # the notice stays public
+    assert count_rows(db_session, Delivery, Delivery.notice_id == ended.id) == 0
+    assert count_rows(db_session, Delivery, Delivery.notice_id == live.id) == 2
+    assert count_rows(db_session, Notice, Notice.id == ended.id) == 1  # the notice stays public
 
 
 def test_the_scheduler_purges_with_the_configured_retention(database_url, tmp_path, fake_twilio):
@@ -69,6 +62,6 @@ def test_the_scheduler_purges_with_the_configured_retention(database_url, tmp_pa
         ended, live = _sent_and_ended(app, session, desk)
         time.sleep(1.1)  # the retention is one second
         run_all_once(app)
-        assert _count(session, Delivery, Delivery.notice_id == ended.id) == 0
-        assert _count(session, Delivery, Delivery.notice_id == live.id) == 2
+        assert count_rows(session, Delivery, Delivery.notice_id == ended.id) == 0
+        assert count_rows(session, Delivery, Delivery.notice_id == live.id) == 2
         session.close()

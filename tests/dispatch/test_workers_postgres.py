@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 
-from alerts.models import Delivery, Subscriber, SubscriberLocation
+from alerts.models import Delivery
 from tests.conftest import running_app
 from tests.fakes.twilio_server import FakeTwilio
 
-from .conftest import GESUNDA_LON_LAT, Desk, provider_config
+from .conftest import (
+    Desk,
+    add_residents,
+    provider_config,
+    start_workers,
+    statuses,
+    stop_workers,
+    wait_until_sent,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 RESIDENTS = 600
 WORKERS = 3
 CONCURRENCY = 8
@@ -39,22 +41,6 @@ def slow_twilio():
 def pg_app(pg_url, tmp_path, slow_twilio):
     with running_app(pg_url, tmp_path, **provider_config(slow_twilio, None)) as app:
         yield app
-
-
-def _residents(session) -> None:
-    now = datetime.now(UTC)
-    ids = session.scalars(
-        insert(Subscriber).returning(Subscriber.id),
-        [
-            {"phone": f"+4673{n:07d}", "language": "sv", "verified_at": now}
-            for n in range(RESIDENTS)
-        ],
-    ).all()
-    session.execute(
-        insert(SubscriberLocation),
-        [{"subscriber_id": i, "lon": GESUNDA_LON_LAT[0], "lat": GESUNDA_LON_LAT[1]} for i in ids],
-    )
-    session.commit()
 
 
 def _held_by(session, pid: int) -> set[int]:
@@ -75,29 +61,12 @@ def test_killed_worker_loses_nothing_and_duplicates_only_what_it_had_in_flight(
 
     session = db.sessionmaker()
     desk = Desk(session)
-    _residents(session)
+    add_residents(session, RESIDENTS)
     notice = desk.publish(channels=["sms"])
-    env = {
-        **os.environ,
-        "VARSLA_DATABASE_URL": pg_url,
-        "VARSLA_SECRET_KEY": "test-secret",
-        "VARSLA_BASE_URL": "http://varsla.test",
-        "VARSLA_SMS_RATE": "0",
-        "TWILIO_ACCOUNT_SID": slow_twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": slow_twilio.auth_token,
-        "TWILIO_FROM": "Gesunda",
-        "VARSLA_TWILIO_API_URL": slow_twilio.url,
-    }
-    command = [
-        sys.executable, "-m", "flask", "--app", "wsgi", "worker",
+    workers = start_workers(
+        WORKERS, pg_url, slow_twilio,
         "--concurrency", str(CONCURRENCY), "--batch-size", str(BATCH), "--lease-seconds", "2",
-    ]  # fmt: skip
-    workers = [
-        subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        for _ in range(WORKERS)
-    ]
+    )  # fmt: skip
     victim = workers[0]
     held_at_kill: set[int] = set()
     try:
@@ -117,38 +86,13 @@ def test_killed_worker_loses_nothing_and_duplicates_only_what_it_had_in_flight(
         sent_at_kill = len(slow_twilio.messages)
         assert 0 < sent_at_kill < RESIDENTS, "killed too late to be mid-batch"
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            session.expire_all()
-            open_rows = session.scalar(
-                select(func.count()).where(
-                    Delivery.notice_id == notice.id, Delivery.status.in_(["pending", "sending"])
-                )
-            )
-            if open_rows == 0:
-                break
-            assert all(w.poll() is None for w in workers[1:]), "a surviving worker died"
-            time.sleep(0.2)
+        wait_until_sent(session, notice, alive=workers[1:])
     finally:
-        for worker in workers[1:]:
-            worker.send_signal(signal.SIGTERM)
-        outputs = []
-        for worker in workers:
-            try:
-                outputs.append(worker.communicate(timeout=20)[0].decode())
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                outputs.append("(did not stop on SIGTERM)\n" + worker.communicate()[0].decode())
+        outputs = stop_workers(workers)
 
-    session.expire_all()
-    statuses = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.notice_id == notice.id)
-            .group_by(Delivery.status)
-        ).all()
+    assert statuses(session, notice) == {"accepted": RESIDENTS}, "\n".join(
+        o[-2000:] for o in outputs
     )
-    assert statuses == {"accepted": RESIDENTS}, "\n".join(o[-2000:] for o in outputs)
     per_delivery = Counter(
         int(parse_qs(urlsplit(m.status_callback).query)["ref"][0].split(".")[0])
         for m in slow_twilio.messages
