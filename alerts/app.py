@@ -1,4 +1,9 @@
-"""The application factory."""
+"""The application factory, and the ``varsla`` command built on it.
+
+``create_app`` is the one place where the parts are put together: the
+extensions, then each feature's ``init_app`` (its blueprints, commands, jobs,
+metrics and signal receivers). Nothing is wired by importing a module.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Flask, request
-from flask_babel import Babel
-from flask_wtf import CSRFProtect
+from flask.cli import FlaskGroup
 
-from .config import load_config
-from .db import db
+from alerts import cli, dispatch, notices, operators, places, public, residents
+from alerts.config import load_config
+from alerts.extensions import babel, csrf, db
+from alerts.web import openapi, ops, problems
 
 logger = logging.getLogger(__name__)
 
-csrf = CSRFProtect()
-babel = Babel()
+# Blueprints whose POSTs come from machines (API keys, Twilio, mail providers' one-click
+# unsubscribe), never from a form of ours, so they carry no CSRF token.
+CSRF_EXEMPT_BLUEPRINTS = (
+    "api",
+    "api_deliveries",
+    "api_places",
+    "api_public",
+    "webhooks",
+    "delivery_links",
+)
 
 
 def _select_locale() -> str:
@@ -29,7 +44,7 @@ def _select_locale() -> str:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Assemble config, database, blueprints and channels. Starts no background work."""
+    """Assemble config, database, features and channels. Starts no background work."""
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -45,12 +60,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    problems.init_app(app)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(openapi.bp)
+    cli.init_app(app)
 
-    from .web import register_blueprints
+    operators.init_app(app)
+    places.init_app(app)
+    notices.init_app(app)
+    residents.init_app(app)
+    dispatch.init_app(app)
+    public.init_app(app)
 
-    register_blueprints(app)
-
-    from .cli import register_commands
-
-    register_commands(app)
+    for name in CSRF_EXEMPT_BLUEPRINTS:
+        csrf.exempt(app.blueprints[name])
     return app
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+def main() -> None:
+    """Varsla: public alerts and service notices."""

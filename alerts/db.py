@@ -80,6 +80,3 @@ class Database:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
-
-
-db = Database()

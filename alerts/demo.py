@@ -25,13 +25,14 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.operators.auth import create_operator
+from alerts.operators.models import Operator, Role
+from alerts.places.models import Address
+from alerts.places.register import import_addresses
+from alerts.places.zones import import_zones
+from alerts.residents.models import LegalBasis, Subscriber
+from alerts.residents.register_import import import_residents
 from geodata.demo import data_path
-
-from .addresses import import_addresses
-from .auth import create_operator
-from .models import Address, LegalBasis, Operator, Role, Subscriber
-from .residents import import_residents
-from .zones import import_zones
 
 logger = logging.getLogger(__name__)
 

@@ -16,18 +16,23 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from . import notices
-from .db import db
+from alerts.extensions import db
 
 logger = logging.getLogger(__name__)
 # APScheduler logs every tick at INFO; our jobs log what they did themselves.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
-#: (name, function(session)) pairs; other parts of the app add theirs (lease reclaim, purge).
-JOBS: list[tuple[str, Callable[[Session], object]]] = [
-    ("activate_due", lambda session: notices.activate_due(session)),
-    ("expire_ended", lambda session: notices.expire_ended(session)),
-]
+#: A job takes a Session (the tick's transaction) and answers what it did, for the log.
+Job = Callable[[Session], object]
+
+
+def register_job(app: Flask, name: str, job: Job) -> None:
+    """Tick ``job`` in every scheduler of this app; features call this in their ``init_app``."""
+    app.extensions.setdefault("varsla_jobs", {})[name] = job
+
+
+def registered_jobs(app: Flask) -> dict[str, Job]:
+    return dict(app.extensions.get("varsla_jobs", {}))
 
 
 def run_job(app: Flask, name: str, job: Callable[[Session], object]) -> None:
@@ -45,7 +50,7 @@ def run_job(app: Flask, name: str, job: Callable[[Session], object]) -> None:
 
 
 def run_all_once(app: Flask) -> None:
-    for name, job in JOBS:
+    for name, job in registered_jobs(app).items():
         run_job(app, name, job)
 
 
@@ -53,7 +58,7 @@ def build_scheduler(app: Flask, *, blocking: bool = False):
     """A scheduler ticking every job every ``VARSLA_SCHEDULER_INTERVAL_S`` seconds."""
     scheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     interval = float(app.config["VARSLA_SCHEDULER_INTERVAL_S"])
-    for name, job in JOBS:
+    for name, job in registered_jobs(app).items():
         scheduler.add_job(
             run_job,
             "interval",

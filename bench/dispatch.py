@@ -171,10 +171,10 @@ def main() -> None:
         import logging
 
         logging.getLogger().setLevel(logging.WARNING)
-        from alerts.db import db
+        from alerts.extensions import db
         from alerts.models import Delivery
-        from alerts.notices import publish_notice
-        from tests.dispatch.conftest import Desk
+        from alerts.notices.operations import publish_notice
+        from tests.delivery import Desk
 
         with app.app_context():
             session = db.sessionmaker()
@@ -255,10 +255,10 @@ def embedded(latency_ms: float = 100) -> None:
     import tempfile
 
     from alerts.app import create_app
-    from alerts.db import db
     from alerts.dispatch.worker import start_embedded
+    from alerts.extensions import db
     from alerts.migrate import upgrade
-    from tests.dispatch.conftest import Desk, add_residents
+    from tests.delivery import Desk, add_residents
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/varsla.sqlite3"

@@ -60,13 +60,13 @@ def wait_for(port: int, path: str, timeout_s: float = 30.0) -> None:
 
 def build_database(url: str) -> None:
     """Zones, two operators and 1,000 published notices, written through the services."""
-    from alerts import notices as services
     from alerts.app import create_app
-    from alerts.auth import create_operator
-    from alerts.db import db
+    from alerts.extensions import db
     from alerts.migrate import upgrade
     from alerts.models import Zone
-    from alerts.schemas import CancelIn, NoticeIn
+    from alerts.notices import operations as services
+    from alerts.notices.schemas import CancelIn, NoticeIn
+    from alerts.operators.auth import create_operator
 
     app = create_app({"VARSLA_DATABASE_URL": url, "SECRET_KEY": "bench"})
     with app.app_context():

@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alerts.addresses import autocomplete, forget_street_matchers, street_matcher
 from alerts.db import make_engine
 from alerts.migrate import upgrade
-from alerts.targeting import subscriber_ids_in_area
+from alerts.places.register import autocomplete, forget_street_matchers, street_matcher
+from alerts.places.targeting import subscriber_ids_in_area
 from geodata.address_text import city_key, street_key
 
 logger = logging.getLogger(__name__)

@@ -182,11 +182,19 @@ class PushChannel(ABC):
         duration = time.perf_counter() - started
         logger.debug(
             "%s: %s -> %s in %.3fs (%s)",
-            self.name, message.reference, result.outcome, duration, result.error_code,
+            self.name,
+            message.reference,
+            result.outcome,
+            duration,
+            result.error_code,
         )
         return DeliveryResult(
-            result.outcome, result.provider_ref, result.error_code, result.error,
-            result.retry_after_s, duration,
+            result.outcome,
+            result.provider_ref,
+            result.error_code,
+            result.error,
+            result.retry_after_s,
+            duration,
         )
 
     @abstractmethod

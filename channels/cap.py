@@ -136,7 +136,7 @@ def status_key(snapshot: NoticeSnapshot) -> str | None:
 
 
 def status_label(snapshot: NoticeSnapshot, lang: str) -> str:
-    """"Avblåst", "Upphört", "Uppdaterad" (or English), or "" for a first alert."""
+    """ "Avblåst", "Upphört", "Uppdaterad" (or English), or "" for a first alert."""
     key = status_key(snapshot)
     return label(STATUS_LABELS, lang, key) if key else ""
 

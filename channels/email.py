@@ -31,8 +31,17 @@ LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 
 #: Headers covered by the DKIM signature (RFC 8058 wants the List-Unsubscribe pair signed).
 DKIM_HEADERS = (
-    b"From", b"To", b"Subject", b"Date", b"Message-ID", b"MIME-Version", b"Content-Type",
-    b"List-Id", b"List-Unsubscribe", b"List-Unsubscribe-Post", b"Auto-Submitted",
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"MIME-Version",
+    b"Content-Type",
+    b"List-Id",
+    b"List-Unsubscribe",
+    b"List-Unsubscribe-Post",
+    b"Auto-Submitted",
 )
 
 LABELS = {
@@ -44,7 +53,7 @@ LABELS = {
         "until": "till",
         "read_more": "Läs mer",
         "why": "Du får det här meddelandet till {address} eftersom du prenumererar på "
-               "varningar för din adress.",
+        "varningar för din adress.",
         "manage": "Ändra prenumerationen",
         "unsubscribe": "Avsluta prenumerationen",
         "all_clear": "Faran är över.",
@@ -58,7 +67,7 @@ LABELS = {
         "until": "until",
         "read_more": "Read more",
         "why": "You receive this message at {address} because you subscribed to "
-               "alerts for your address.",
+        "alerts for your address.",
         "manage": "Change your subscription",
         "unsubscribe": "Unsubscribe",
         "all_clear": "The alert is over.",
@@ -151,8 +160,13 @@ def compose_email(
         lines += [f"{labels['valid']} {validity}"]
     if snapshot.url:
         lines += [f"{labels['read_more']}: {snapshot.url}"]
-    lines += ["", "-- ", why, f"{labels['manage']}: {manage_url}",
-              f"{labels['unsubscribe']}: {unsubscribe_url}"]
+    lines += [
+        "",
+        "-- ",
+        why,
+        f"{labels['manage']}: {manage_url}",
+        f"{labels['unsubscribe']}: {unsubscribe_url}",
+    ]
     body = "\n".join(lines).replace("\n\n\n", "\n\n").strip() + "\n"
 
     # --- HTML ---------------------------------------------------------------------
@@ -163,8 +177,9 @@ def compose_email(
     elif kind == "Cancel":
         sections.append(f"<p>{e(labels['all_clear'])}</p>")
     if wording.instruction:
-        sections.append(f"<h2>{e(labels['what_to_do'])}</h2>\n"
-                        f"{_html_paragraphs(wording.instruction)}")
+        sections.append(
+            f"<h2>{e(labels['what_to_do'])}</h2>\n{_html_paragraphs(wording.instruction)}"
+        )
     facts = []
     if area:
         facts.append(f"<dt>{e(labels['area'])}</dt><dd>{e(area)}</dd>")
@@ -194,8 +209,8 @@ def compose_email(
 </main>
 <footer style="max-width: 40em; margin: 0 auto; padding: 1em; font-size: 0.9em;">
 <p>{e(why)}</p>
-<p><a href="{e(manage_url)}">{e(labels['manage'])}</a> |
-<a href="{e(unsubscribe_url)}">{e(labels['unsubscribe'])}</a></p>
+<p><a href="{e(manage_url)}">{e(labels["manage"])}</a> |
+<a href="{e(unsubscribe_url)}">{e(labels["unsubscribe"])}</a></p>
 </footer>
 </body>
 </html>
@@ -203,8 +218,9 @@ def compose_email(
 
     # --- headers ------------------------------------------------------------------
     if not one_click_url.startswith("https://"):
-        logger.warning("one-click unsubscribe URL is not HTTPS (RFC 8058 requires it): %s",
-                       one_click_url)
+        logger.warning(
+            "one-click unsubscribe URL is not HTTPS (RFC 8058 requires it): %s", one_click_url
+        )
     list_unsubscribe = f"<{one_click_url}>"
     if unsubscribe_mailto:
         mailto = unsubscribe_mailto
@@ -220,8 +236,15 @@ def compose_email(
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
     }
-    return Message(body=body, subject=subject, html=html_body, language=lang,
-                   reference=reference, headers=headers, expires=snapshot.expires)
+    return Message(
+        body=body,
+        subject=subject,
+        html=html_body,
+        language=lang,
+        reference=reference,
+        headers=headers,
+        expires=snapshot.expires,
+    )
 
 
 def _smtp_code_outcome(code: int | None) -> Outcome:
@@ -324,11 +347,17 @@ class SmtpEmail(PushChannel):
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":
-            smtp = smtplib.SMTP_SSL(self.host, self.port, local_hostname=self.local_hostname,
-                                    timeout=self.timeout_s, context=self._tls_context())
+            smtp = smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout_s,
+                context=self._tls_context(),
+            )
         else:
-            smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname,
-                                timeout=self.timeout_s)
+            smtp = smtplib.SMTP(
+                self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout_s
+            )
         try:
             smtp.ehlo()
             if self.security == "starttls":
@@ -364,10 +393,12 @@ class SmtpEmail(PushChannel):
     def build(self, recipient: Recipient, message: Message) -> EmailMessage:
         """The MIME message: multipart/alternative (plain, html) with our headers."""
         msg = EmailMessage(policy=email.policy.SMTP)
-        msg["From"] = formataddr((self.from_name, self.mail_from)) if self.from_name \
-            else self.mail_from
-        msg["To"] = formataddr((recipient.name, recipient.address)) if recipient.name \
-            else recipient.address
+        msg["From"] = (
+            formataddr((self.from_name, self.mail_from)) if self.from_name else self.mail_from
+        )
+        msg["To"] = (
+            formataddr((recipient.name, recipient.address)) if recipient.name else recipient.address
+        )
         msg["Subject"] = message.subject
         msg["Date"] = formatdate(localtime=False, usegmt=True)
         msg["Content-Language"] = message.language
@@ -389,8 +420,11 @@ class SmtpEmail(PushChannel):
             import dkim
 
             signature = dkim.sign(
-                data, self.dkim_selector.encode("ascii"), self.dkim_domain.encode("ascii"),
-                self.dkim_private_key, include_headers=list(DKIM_HEADERS),
+                data,
+                self.dkim_selector.encode("ascii"),
+                self.dkim_domain.encode("ascii"),
+                self.dkim_private_key,
+                include_headers=list(DKIM_HEADERS),
             )
             data = signature + data
         return data
@@ -405,26 +439,34 @@ class SmtpEmail(PushChannel):
                 try:
                     if self._smtp is None:
                         self._smtp = self._connect()
-                    self._smtp.sendmail(self.mail_from, [recipient.address], data,
-                                        mail_options=options)
+                    self._smtp.sendmail(
+                        self.mail_from, [recipient.address], data, mail_options=options
+                    )
                     return DeliveryResult(Outcome.ACCEPTED, provider_ref=msg["Message-ID"])
                 except smtplib.SMTPServerDisconnected as exc:
                     # a reused connection the server closed while idle: reconnect once
                     self._drop()
                     if attempt == 2 or self.connections_opened == 0:
-                        return DeliveryResult(Outcome.RETRY, error_code="disconnected",
-                                              error=str(exc))
+                        return DeliveryResult(
+                            Outcome.RETRY, error_code="disconnected", error=str(exc)
+                        )
                     logger.info("smtp: connection dropped, reconnecting")
                 except smtplib.SMTPRecipientsRefused as exc:
                     code, reply = next(iter(exc.recipients.values()), (None, b""))
                     return self._reply_result(code, reply)
                 except smtplib.SMTPAuthenticationError as exc:
                     self._drop()
-                    return DeliveryResult(Outcome.RETRY, error_code=str(exc.smtp_code),
-                                          error=f"authentication failed: {_text(exc.smtp_error)}")
+                    return DeliveryResult(
+                        Outcome.RETRY,
+                        error_code=str(exc.smtp_code),
+                        error=f"authentication failed: {_text(exc.smtp_error)}",
+                    )
                 except smtplib.SMTPSenderRefused as exc:
-                    return DeliveryResult(Outcome.RETRY, error_code=str(exc.smtp_code),
-                                          error=f"sender refused: {_text(exc.smtp_error)}")
+                    return DeliveryResult(
+                        Outcome.RETRY,
+                        error_code=str(exc.smtp_code),
+                        error=f"sender refused: {_text(exc.smtp_error)}",
+                    )
                 except smtplib.SMTPResponseException as exc:  # SMTPDataError and friends
                     self._reset()
                     return self._reply_result(exc.smtp_code, exc.smtp_error)

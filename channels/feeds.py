@@ -289,8 +289,12 @@ def _notice_entry(fg: FeedGenerator, snapshot: NoticeSnapshot, lang: str, *, ato
         links = []
         if snapshot.url:
             links.append(
-                {"href": snapshot.url, "rel": "alternate", "type": "text/html",
-                 "hreflang": text_lang}
+                {
+                    "href": snapshot.url,
+                    "rel": "alternate",
+                    "type": "text/html",
+                    "hreflang": text_lang,
+                }
             )
         if snapshot.cap_url:
             links.append({"href": snapshot.cap_url, "rel": "related", "type": CAP_MEDIA_TYPE})

@@ -25,6 +25,7 @@ class LocalOutbox(PushChannel):
         self.name = name  # instance attribute shadows the ClassVar on purpose
 
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
-        logger.info("%s: NOT SENT (local outbox) %s to %s", self.name, message.reference,
-                    recipient.address)
+        logger.info(
+            "%s: NOT SENT (local outbox) %s to %s", self.name, message.reference, recipient.address
+        )
         return DeliveryResult(Outcome.ACCEPTED, provider_ref=f"local-{message.reference}")

@@ -178,8 +178,9 @@ def compose_sms(
     if not _fits(body, max_segments):
         body = None
         if description:
-            cut = _truncate_to_fit(lambda d: assemble(headline, instruction, d),
-                                   description, max_segments)
+            cut = _truncate_to_fit(
+                lambda d: assemble(headline, instruction, d), description, max_segments
+            )
             if cut is not None:
                 body = assemble(headline, instruction, cut)
         if body is None and _fits(assemble(headline, instruction, ""), max_segments):
@@ -250,15 +251,21 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
     caller can read ``Retry-After`` after the SDK raised.
     """
 
-    def __init__(self, api_base_url: str | None = None, *, timeout: float | None = None,
-                 pool_maxsize: int | None = None):
+    def __init__(
+        self,
+        api_base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        pool_maxsize: int | None = None,
+    ):
         super().__init__(timeout=timeout)
         self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
         if self.api_base_url:
             parts = urlsplit(self.api_base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(
-                    f"api_base_url must be http(s)://host[:port], got {api_base_url!r}")
+                    f"api_base_url must be http(s)://host[:port], got {api_base_url!r}"
+                )
             self._base = parts
         size = pool_maxsize or min(32, (os.cpu_count() or 1) + 4)
         if self.session is not None:
@@ -275,16 +282,39 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
         host = parts.hostname or ""
         if host == "twilio.com" or host.endswith(".twilio.com"):
             base_path = self._base.path.rstrip("/")
-            return urlunsplit((self._base.scheme, self._base.netloc, base_path + parts.path,
-                               parts.query, parts.fragment))
+            return urlunsplit(
+                (
+                    self._base.scheme,
+                    self._base.netloc,
+                    base_path + parts.path,
+                    parts.query,
+                    parts.fragment,
+                )
+            )
         return url
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None,
-                timeout=None, allow_redirects=False) -> Response:
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ) -> Response:
         self._local.headers = {}
-        response = super().request(method, self.rebase(url), params=params, data=data,
-                                   headers=headers, auth=auth, timeout=timeout,
-                                   allow_redirects=allow_redirects)
+        response = super().request(
+            method,
+            self.rebase(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
         self._local.headers = dict(response.headers or {})
         return response
 
@@ -349,8 +379,11 @@ class TwilioSms(PushChannel):
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
         validity = self.validity_period_s(message)
         if validity == 0:
-            return DeliveryResult(Outcome.FAILED, error_code="expired",
-                                  error=f"notice expired at {message.expires.isoformat()}")
+            return DeliveryResult(
+                Outcome.FAILED,
+                error_code="expired",
+                error=f"notice expired at {message.expires.isoformat()}",
+            )
         kwargs = {"to": recipient.address, "body": message.body}
         if self.from_number:
             kwargs["from_"] = self.from_number
@@ -387,8 +420,12 @@ class TwilioSms(PushChannel):
             retry_after = parse_retry_after(headers.get("retry-after"))
         message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
         logger.info("twilio error %s (HTTP %s): %s -> %s", code, http_status, message, outcome)
-        return DeliveryResult(outcome, error_code=str(code if code is not None else http_status),
-                              error=message, retry_after_s=retry_after)
+        return DeliveryResult(
+            outcome,
+            error_code=str(code if code is not None else http_status),
+            error=message,
+            retry_after_s=retry_after,
+        )
 
     def close(self) -> None:
         """Close the pooled HTTP connections."""

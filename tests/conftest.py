@@ -29,6 +29,9 @@ PG_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Fake providers, the dispatch app and its helpers: used by dispatch, residents and e2e tests.
+pytest_plugins = ["tests.delivery"]
+
 
 def _pg_reachable() -> str | None:
     """None when PostgreSQL answers, else why not."""
@@ -157,7 +160,7 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
 @contextmanager
 def running_app(database_url: str, tmp_path: Path, **config):
     """A test app inside its app context; every table is emptied when it ends."""
-    from alerts.db import db
+    from alerts.extensions import db
 
     app = make_test_app(database_url, tmp_path, **config)
     with app.app_context():
@@ -179,7 +182,7 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def session(app):
     """A session for arranging data; commit what the app under test must see."""
-    from alerts.db import db
+    from alerts.extensions import db
 
     session = db.sessionmaker()
     yield session

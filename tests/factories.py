@@ -6,9 +6,9 @@ from typing import Any
 
 from shapely.geometry import box, mapping
 
-from alerts.auth import create_api_key
-from alerts.auth import create_operator as _create_operator
 from alerts.models import Operator, Zone
+from alerts.operators.auth import create_api_key
+from alerts.operators.auth import create_operator as _create_operator
 
 PASSWORD = "correct horse battery staple"
 

@@ -14,12 +14,11 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from alerts.dispatch.messages import Links
 from channels.base import PushChannel
 from channels.email import SmtpEmail
 from channels.local_outbox import LocalOutbox
 from channels.sms import TwilioSms
-
-from .messages import Links
 
 logger = logging.getLogger(__name__)
 

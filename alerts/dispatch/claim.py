@@ -21,18 +21,12 @@ from sqlalchemy import case, exists, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, aliased
 
-from ..db import is_postgres
-from ..models import (
-    Delivery,
-    DeliveryStatus,
-    Notice,
-    NoticeRevision,
-    RevisionState,
-    Subscriber,
-    utcnow,
-)
-from ..models.subscribers import wants_channel
-from .states import notice_states, stale_reason
+from alerts.db import is_postgres
+from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.states import notice_states, stale_reason
+from alerts.notices.models import Notice, NoticeRevision, RevisionState
+from alerts.orm import utcnow
+from alerts.residents.models import Subscriber, wants_channel
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Fan-out: when a revision goes out, write one delivery row per (revision, subscriber, channel).
 
 Runs inside the transaction that publishes, updates or cancels (registered on
-:data:`alerts.notices.on_release`), so the notice and its outbox rows commit
+:data:`alerts.signals.revision_released`), so the notice and its outbox rows commit
 together. Rows are written with ``INSERT ... SELECT`` from the subscribers
 table: the "wants this channel" rule (verified, has the address, not opted out)
 is applied by the database, the unique (revision, subscriber, channel) key
@@ -39,14 +39,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from alerts.db import is_postgres
+from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.states import RECEIVED
+from alerts.dispatch.wakeup import announce
+from alerts.notices.models import MsgType, Notice, NoticeRevision
+from alerts.places.targeting import subscriber_ids_in_area
+from alerts.residents.models import Subscriber, wants_channel
 from channels.base import SEVERITY_ORDER
-
-from ..db import is_postgres
-from ..models import Delivery, DeliveryStatus, MsgType, Notice, NoticeRevision, Subscriber
-from ..models.subscribers import wants_channel
-from ..targeting import subscriber_ids_in_area
-from .states import RECEIVED
-from .wakeup import announce
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +289,8 @@ def enqueue_revision(
     return written
 
 
-def on_release(session: Session, notice: Notice, revision: NoticeRevision, now: datetime) -> None:
-    """The hook :mod:`alerts.notices` calls when a revision goes out."""
+def on_revision_released(
+    notice: Notice, *, session: Session, revision: NoticeRevision, now: datetime
+) -> None:
+    """Receiver of :data:`alerts.signals.revision_released`: the outbox commits with it."""
     enqueue_revision(session, notice, revision, now)

@@ -24,13 +24,14 @@ from sqlalchemy import and_, bindparam, case, false, func, literal_column, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from alerts.dispatch.claim import Claimed
+from alerts.dispatch.messages import parse_reference
+from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
+from alerts.dispatch.states import notice_states, stale_reason
+from alerts.orm import utcnow
+from alerts.residents.models import Subscriber
 from channels.base import DeliveryResult, Message, Outcome, Recipient
 from channels.sms import map_status_callback
-
-from ..models import Delivery, DeliveryStatus, OutboxMessage, Subscriber, utcnow
-from .claim import Claimed
-from .messages import parse_reference
-from .states import notice_states, stale_reason
 
 logger = logging.getLogger(__name__)
 

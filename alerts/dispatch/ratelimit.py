@@ -31,8 +31,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..db import is_postgres
-from ..models import RateBucket, utcnow
+from alerts.db import is_postgres
+from alerts.dispatch.models import RateBucket
+from alerts.orm import utcnow
 
 logger = logging.getLogger(__name__)
 

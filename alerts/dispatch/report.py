@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Delivery, DeliveryStatus, Notice, NoticeRevision, Subscriber
-from ..snapshots import build_snapshot
-from .messages import sms_preview
+from alerts.dispatch.messages import sms_preview
+from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.notices.models import Notice, NoticeRevision
+from alerts.notices.snapshots import build_snapshot
+from alerts.residents.models import Subscriber
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
 #: Failures listed one by one (the counts cover them all).

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..models import Delivery, Notice, OutboxMessage, utcnow
+from alerts.dispatch.models import Delivery, OutboxMessage
+from alerts.notices.models import Notice
+from alerts.orm import utcnow
 
 #: Rows deleted per run, so one run is a short transaction however much is due.
 CHUNK = 10_000

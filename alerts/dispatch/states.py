@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
+from alerts.notices.models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
 
 #: Delivery statuses that mean "this person was (or is being) sent this revision".
 RECEIVED = ("sending", "accepted", "sent", "delivered", "undelivered")

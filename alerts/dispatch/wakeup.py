@@ -21,7 +21,7 @@ import psycopg
 from sqlalchemy import URL, Engine, event, text
 from sqlalchemy.orm import Session
 
-from ..db import is_postgres
+from alerts.db import is_postgres
 
 logger = logging.getLogger(__name__)
 

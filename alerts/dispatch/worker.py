@@ -33,17 +33,18 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.dispatch.channels_config import ChannelFactory, channel_factories, links_from
+from alerts.dispatch.claim import Claimed, claim_batch, reclaim_expired, renew_leases
+from alerts.dispatch.messages import Composer, make_reference
+from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.outcomes import RetryPolicy, SendReport, apply_reports
+from alerts.dispatch.ratelimit import SharedTokenBucket
+from alerts.dispatch.wakeup import wake_on_new_deliveries
+from alerts.extensions import db
+from alerts.notices.models import NoticeRevision
+from alerts.notices.snapshots import build_snapshot
+from alerts.orm import utcnow
 from channels.base import DeliveryResult, NoticeSnapshot, Outcome, PushChannel
-
-from ..db import db
-from ..models import Delivery, DeliveryStatus, NoticeRevision, utcnow
-from ..snapshots import build_snapshot
-from .channels_config import ChannelFactory, channel_factories, links_from
-from .claim import Claimed, claim_batch, reclaim_expired, renew_leases
-from .messages import Composer, make_reference
-from .outcomes import RetryPolicy, SendReport, apply_reports
-from .ratelimit import SharedTokenBucket
-from .wakeup import wake_on_new_deliveries
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 
-from ..schemas import CancelIn, EmptyIn, NoticeChangesIn, NoticeIn, PublishIn, RejectIn
+from alerts.notices.schemas import (
+    CancelIn,
+    EmptyIn,
+    NoticeChangesIn,
+    NoticeIn,
+    PublishIn,
+    RejectIn,
+)
 
 PROBLEM = {
     "description": "Problem (RFC 9457)",
@@ -92,8 +100,17 @@ def _action(summary: str, body: type[BaseModel]) -> dict[str, Any]:
 
 
 #: Paths filled in by other parts of the API (subscriptions, addresses, deliveries...).
-extra_paths: dict[str, dict[str, Any]] = {}
-extra_schemas: dict[str, Any] = {}
+def add_to_document(
+    app: Flask, *, paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None
+) -> None:
+    """Document a feature's API paths (and the schemas they use) in this app's OpenAPI."""
+    extra = app.extensions.setdefault("varsla_openapi", {"paths": {}, "schemas": {}})
+    extra["paths"].update(paths)
+    extra["schemas"].update(schemas or {})
+
+
+def _extra(kind: str) -> dict[str, Any]:
+    return dict(current_app.extensions.get("varsla_openapi", {}).get(kind, {}))
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
@@ -165,7 +182,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "type": "object",
         "properties": {"key": {"type": "string"}, "texts": {"type": "object"}},
     }
-    schemas.update(extra_schemas)
+    schemas.update(_extra("schemas"))
 
     paths: dict[str, Any] = {
         "/notices": {
@@ -267,7 +284,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             }
         },
     }
-    paths.update(extra_paths)
+    paths.update(_extra("paths"))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -288,3 +305,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             },
         },
     }
+
+
+bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """This app's OpenAPI document."""
+    return jsonify(openapi_document(current_app.config["VARSLA_BASE_URL"]))

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select, text
+from collections.abc import Callable
 
-from ..db import db
-from ..models import Notice
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from alerts.extensions import db
 
 bp = Blueprint("ops", __name__)
 
-#: Extra metric sources, each returning lines in Prometheus text format.
-metric_sources: list = []
+#: A metric source answers lines in Prometheus text format.
+MetricSource = Callable[[Session], list[str]]
+
+
+def register_metrics(app: Flask, source: MetricSource) -> None:
+    """Add ``source``'s lines to ``/metrics``; features call this in their ``init_app``."""
+    sources = app.extensions.setdefault("varsla_metric_sources", [])
+    if source not in sources:
+        sources.append(source)
 
 
 @bp.get("/healthz")
@@ -26,13 +35,7 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    lines = [
-        "# HELP varsla_notices Notices by status.",
-        "# TYPE varsla_notices gauge",
-    ]
-    counts = db.session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all()
-    for status, count in sorted(counts):
-        lines.append(f'varsla_notices{{status="{status}"}} {count}')
-    for source in metric_sources:
+    lines: list[str] = []
+    for source in current_app.extensions.get("varsla_metric_sources", []):
         lines.extend(source(db.session))
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")

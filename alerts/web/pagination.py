@@ -15,7 +15,7 @@ from flask import request
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from ..errors import ValidationFailed
+from alerts.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

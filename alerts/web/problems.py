@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import DomainError, FieldError
+from alerts.errors import DomainError, FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
-        from ..db import db
+        from alerts.extensions import db
 
         db.session.rollback()
         if _wants_json():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from tests.delivery import create_subscriber, run_dispatcher
 from tests.factories import PASSWORD
-
-from .conftest import create_subscriber, run_dispatcher
 
 
 def _login(client, email: str) -> None:

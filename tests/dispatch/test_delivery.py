@@ -14,9 +14,8 @@ from alerts.dispatch.outcomes import RetryPolicy, SendReport, apply_reports
 from alerts.models import Delivery, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
 from channels.gsm import GSM7, sms_info
+from tests.delivery import create_subscriber, run_dispatcher
 from tests.factories import BERGKARLAS_BOX
-
-from .conftest import create_subscriber, run_dispatcher
 
 BERGKARLAS_LON_LAT = (
     (BERGKARLAS_BOX[0] + BERGKARLAS_BOX[2]) / 2,

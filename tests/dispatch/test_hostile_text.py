@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from .conftest import create_subscriber, run_dispatcher
+from tests.delivery import create_subscriber, run_dispatcher
 
 HOSTILE = '<script>alert(1)</script> Koka vattnet "><img src=x onerror=alert(1)>'
 

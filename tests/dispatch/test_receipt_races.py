@@ -22,8 +22,7 @@ from alerts.dispatch.outcomes import TRANSIENT_RECEIPT_CODES, SendReport, apply_
 from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 from alerts.models import Delivery, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
-
-from .conftest import create_subscriber, run_dispatcher
+from tests.delivery import create_subscriber, run_dispatcher
 
 PHONE = "+46712000001"
 STATUS_URL = "http://varsla.test/webhooks/twilio/status"

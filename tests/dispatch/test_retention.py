@@ -11,8 +11,7 @@ from alerts.dispatch.retention import purge_expired
 from alerts.models import Delivery, Notice, OutboxMessage
 from alerts.scheduling import run_all_once
 from tests.conftest import running_app
-
-from .conftest import count_rows, create_subscriber, provider_config, run_dispatcher
+from tests.delivery import count_rows, create_subscriber, provider_config, run_dispatcher
 
 
 @pytest.fixture
@@ -53,9 +52,8 @@ def test_deliveries_of_a_long_ended_notice_are_forgotten(dispatch_app, db_sessio
 def test_the_scheduler_purges_with_the_configured_retention(database_url, tmp_path, fake_twilio):
     config = provider_config(fake_twilio, None) | {"VARSLA_DELIVERY_RETENTION_DAYS": 1 / 86400}
     with running_app(database_url, tmp_path, **config) as app:
-        from alerts.db import db
-
-        from .conftest import Desk
+        from alerts.extensions import db
+        from tests.delivery import Desk
 
         session = db.sessionmaker()
         desk = Desk(session)

@@ -8,9 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import running_app
-from tests.fakes.twilio_server import FakeTwilio
-
-from .conftest import (
+from tests.delivery import (
     Desk,
     add_residents,
     provider_config,
@@ -19,6 +17,7 @@ from .conftest import (
     stop_workers,
     wait_until_sent,
 )
+from tests.fakes.twilio_server import FakeTwilio
 
 RESIDENTS = 120
 WORKERS = 3
@@ -40,7 +39,7 @@ def pg_app(pg_url, tmp_path, twilio):
 
 @pytest.mark.postgres
 def test_workers_together_keep_to_the_installations_sms_rate(pg_app, pg_url, twilio):
-    from alerts.db import db
+    from alerts.extensions import db
 
     session = db.sessionmaker()
     desk = Desk(session)

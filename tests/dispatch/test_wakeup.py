@@ -11,8 +11,7 @@ from sqlalchemy import text
 from alerts.dispatch.wakeup import CHANNEL, Listener
 from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 from tests.conftest import running_app
-
-from .conftest import Desk, create_subscriber, provider_config
+from tests.delivery import Desk, create_subscriber, provider_config
 
 #: Far longer than any wake-up may take: a send within it was not the poll's doing.
 POLL_S = 60.0
@@ -61,7 +60,7 @@ def test_postgres_wakes_workers_elsewhere_at_commit_only(pg_app, pg_url):
     transaction commits, and never for one that rolled back."""
     from sqlalchemy.engine import make_url
 
-    from alerts.db import db
+    from alerts.extensions import db
 
     wake = threading.Event()
     listener = Listener(make_url(pg_url), wake, check_every_s=0.2).start()

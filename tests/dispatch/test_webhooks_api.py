@@ -9,9 +9,8 @@ from sqlalchemy import select
 from alerts.dispatch.outcomes import RetryPolicy
 from alerts.models import Delivery, OutboxMessage, Subscriber
 from tests.conftest import make_test_app, truncate_all
+from tests.delivery import Desk, create_subscriber, provider_config, run_dispatcher
 from tests.factories import PASSWORD, api_headers
-
-from .conftest import Desk, create_subscriber, provider_config, run_dispatcher
 
 
 def _post_signed(client, fake, url: str, params: dict, *, signature: str | None = None):
@@ -172,7 +171,7 @@ def test_deliveries_api_says_why_deliveries_wait_for_another_try(
 def test_without_providers_messages_land_in_the_outbox_marked_not_sent(database_url, tmp_path):
     app = make_test_app(database_url, tmp_path, **provider_config(None, None))
     with app.app_context():
-        from alerts.db import db
+        from alerts.extensions import db
 
         session = db.sessionmaker()
         try:

@@ -12,9 +12,7 @@ from sqlalchemy import select
 
 from alerts.models import Delivery
 from tests.conftest import running_app
-from tests.fakes.twilio_server import FakeTwilio
-
-from .conftest import (
+from tests.delivery import (
     Desk,
     add_residents,
     provider_config,
@@ -23,6 +21,7 @@ from .conftest import (
     stop_workers,
     wait_until_sent,
 )
+from tests.fakes.twilio_server import FakeTwilio
 
 RESIDENTS = 600
 WORKERS = 3
@@ -57,7 +56,7 @@ def _held_by(session, pid: int) -> set[int]:
 def test_killed_worker_loses_nothing_and_duplicates_only_what_it_had_in_flight(
     pg_app, pg_url, slow_twilio
 ):
-    from alerts.db import db
+    from alerts.extensions import db
 
     session = db.sessionmaker()
     desk = Desk(session)

@@ -47,8 +47,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def self_signed_tls(directory: Path, hostname: str = "localhost"
-                    ) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def self_signed_tls(
+    directory: Path, hostname: str = "localhost"
+) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """(server context, client context trusting it) for a fresh self-signed certificate.
 
     Needs the ``openssl`` command; raises RuntimeError when it is missing.
@@ -58,10 +59,26 @@ def self_signed_tls(directory: Path, hostname: str = "localhost"
         raise RuntimeError("openssl command not found")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname},IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={hostname}",
+            "-addext",
+            f"subjectAltName=DNS:{hostname},IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)
@@ -95,14 +112,16 @@ class _Handler:
         user = None
         if session.authenticated and isinstance(session.auth_data, LoginPassword):
             user = session.auth_data.login.decode("utf-8")
-        self.fake._store(ReceivedMail(
-            mail_from=envelope.mail_from,
-            rcpt_tos=list(envelope.rcpt_tos),
-            raw=raw,
-            message=message,
-            session_id=self.fake._session_number(session),
-            authenticated_as=user,
-        ))
+        self.fake._store(
+            ReceivedMail(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                raw=raw,
+                message=message,
+                session_id=self.fake._session_number(session),
+                authenticated_as=user,
+            )
+        )
         return self.fake.data_reply
 
 
@@ -155,8 +174,9 @@ class FakeSmtp:
             "ident": "Varsla fake SMTP",
         }
         if self.users:
-            kwargs.update(authenticator=self._authenticate, auth_required=True,
-                          auth_require_tls=False)
+            kwargs.update(
+                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
+            )
         if starttls_context is not None:
             kwargs.update(tls_context=starttls_context, require_starttls=require_starttls)
         if implicit_tls_context is not None:

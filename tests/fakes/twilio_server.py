@@ -52,7 +52,7 @@ ERROR_MESSAGES = {
     20503: "Service Unavailable",
     21211: "Invalid 'To' Phone Number: {to}",
     21408: "Permission to send an SMS has not been enabled for the region indicated by the "
-           "'To' number: {to}",
+    "'To' number: {to}",
     21602: "Message body is required.",
     21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message",
     21604: "A 'To' phone number is required.",
@@ -102,12 +102,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, code: int, extra_headers: dict | None = None, **fmt) -> None:
         message = ERROR_MESSAGES.get(code, "Error {code}").format(code=code, **fmt)
-        self._send_json(status, {
-            "code": code,
-            "message": message,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status,
-        }, extra_headers)
+        self._send_json(
+            status,
+            {
+                "code": code,
+                "message": message,
+                "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                "status": status,
+            },
+            extra_headers,
+        )
 
     def _authorised(self, account: str) -> bool:
         header = self.headers.get("Authorization", "")
@@ -118,9 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError):
             return False
         fake = self.server.fake
-        return (secrets.compare_digest(user, fake.account_sid)
-                and secrets.compare_digest(password, fake.auth_token)
-                and account == fake.account_sid)
+        return (
+            secrets.compare_digest(user, fake.account_sid)
+            and secrets.compare_digest(password, fake.auth_token)
+            and account == fake.account_sid
+        )
 
     def _read_form(self) -> dict[str, str]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -239,9 +245,12 @@ class FakeTwilio:
         return f"http://{self._httpd.server_address[0]}:{self.port}"
 
     def start(self) -> FakeTwilio:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-twilio", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-twilio",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -320,8 +329,9 @@ class FakeTwilio:
 
     # -- status callbacks ------------------------------------------------------------
 
-    def callback_params(self, sid: str, status: str, error_code: str | int | None = None
-                        ) -> dict[str, str]:
+    def callback_params(
+        self, sid: str, status: str, error_code: str | int | None = None
+    ) -> dict[str, str]:
         """The form Twilio POSTs to a message's StatusCallback URL."""
         message = self.get(sid)
         if message is None:
@@ -346,9 +356,15 @@ class FakeTwilio:
         """X-Twilio-Signature for a POST of ``params`` to ``url`` (HMAC-SHA1, auth token)."""
         return RequestValidator(self.auth_token).compute_signature(url, params)
 
-    def send_status_callback(self, sid: str, status: str, error_code: str | int | None = None,
-                             *, url: str | None = None, timeout_s: float = 5.0
-                             ) -> tuple[int, bytes]:
+    def send_status_callback(
+        self,
+        sid: str,
+        status: str,
+        error_code: str | int | None = None,
+        *,
+        url: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> tuple[int, bytes]:
         """POST a signed status callback for message ``sid``; returns (HTTP status, body).
 
         ``url`` overrides the message's StatusCallback (tests of forged requests).
@@ -385,16 +401,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--account-sid", default=TEST_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=TEST_AUTH_TOKEN)
-    parser.add_argument("--fault", action="append", default=[], metavar="NUMBER=FAULT",
-                        help="e.g. +46700000001=21211 (repeatable)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NUMBER=FAULT",
+        help="e.g. +46700000001=21211 (repeatable)",
+    )
     args = parser.parse_args(argv)
     faults = dict(item.split("=", 1) for item in args.fault)
-    fake = FakeTwilio(host=args.host, port=args.port, account_sid=args.account_sid,
-                      auth_token=args.auth_token, faults=faults,
-                      latency_s=args.latency_ms / 1000)
+    fake = FakeTwilio(
+        host=args.host,
+        port=args.port,
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        faults=faults,
+        latency_s=args.latency_ms / 1000,
+    )
     with fake:
-        print(f"fake Twilio on {fake.url} account {fake.account_sid} token {fake.auth_token} "
-              f"latency {args.latency_ms:g} ms", flush=True)
+        print(
+            f"fake Twilio on {fake.url} account {fake.account_sid} token {fake.auth_token} "
+            f"latency {args.latency_ms:g} ms",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

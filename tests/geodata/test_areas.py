@@ -19,8 +19,12 @@ from geodata.areas import (
     simplify_for_transport,
 )
 from geodata.zones import read_zones
-
-from .helpers import MORA_CENTRE_LON_LAT, MOTALA_CENTRE_LON_LAT, MUNICIPALITIES_PATH, square
+from tests.geodata.helpers import (
+    MORA_CENTRE_LON_LAT,
+    MOTALA_CENTRE_LON_LAT,
+    MUNICIPALITIES_PATH,
+    square,
+)
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ from shapely.geometry import MultiPolygon, shape
 
 from geodata.matching import ZoneIndex, zones_containing
 from geodata.zones import ZoneImportError, read_zones, slugify
-from tests.shapefiles import shapefile_zip
-
-from .helpers import (
+from tests.geodata.helpers import (
     MORA_CENTRE_LON_LAT,
     MOTALA_CENTRE_LON_LAT,
     MUNICIPALITIES_PATH,
@@ -24,6 +22,7 @@ from .helpers import (
     municipalities,
     square,
 )
+from tests.shapefiles import shapefile_zip
 
 
 def refused(source, **kwargs) -> list[tuple[int | None, str]]:

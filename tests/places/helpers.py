@@ -9,8 +9,6 @@ from typing import Any
 from pyproj import Transformer
 from sqlalchemy import func, select
 
-from tests.shapefiles import shapefile_zip  # noqa: F401 - re-exported for the tests here
-
 DATA = Path(__file__).resolve().parent.parent / "data"
 MUNICIPALITIES_PATH = DATA / "swedish_municipalities.geojson"
 MOTALA_CENTRE_LON_LAT = (15.037, 58.537)

@@ -8,12 +8,11 @@ import pytest
 from pyproj import Transformer
 from sqlalchemy import select
 
-from alerts.addresses import autocomplete, geocode, import_addresses, resolve_address
 from alerts.models import Address
-from alerts.zones import import_zones
+from alerts.places.register import autocomplete, geocode, import_addresses, resolve_address
+from alerts.places.zones import import_zones
 from geodata.demo import data_path
-
-from .helpers import count, write
+from tests.places.helpers import count, write
 
 REGISTER = """\
 # A small register for tests (invented points)

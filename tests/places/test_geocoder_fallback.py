@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from alerts.models import Address, Subscriber
 from tests.conftest import running_app
-
-from .helpers import write
+from tests.places.helpers import write
 
 
 class _Nominatim(BaseHTTPRequestHandler):
@@ -85,7 +84,7 @@ def test_a_configured_geocoder_finds_a_house_and_adds_it_to_the_register(
             args=["residents", "import", write(tmp_path, "r.csv", REGISTER)]
         )
         assert result.exit_code == 0, result.output
-        from alerts.db import db
+        from alerts.extensions import db
 
         with db.sessionmaker() as session:
             address = session.scalar(select(Address).where(Address.street == "Hamngatan"))

@@ -8,7 +8,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping
 from sqlalchemy import insert
 
 from alerts.models import LegalBasis, Subscriber, SubscriberLocation, utcnow
-from alerts.targeting import area_tiles, subscriber_ids_in_area
+from alerts.places.targeting import area_tiles, subscriber_ids_in_area
 from geodata.matching import points_in_area_mask
 
 RING = Polygon(

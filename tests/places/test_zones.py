@@ -9,18 +9,17 @@ from shapely.geometry import shape
 from sqlalchemy import select
 
 from alerts.models import Zone
-from alerts.zones import import_zones, zones_at
-
-from .helpers import (
+from alerts.places.zones import import_zones, zones_at
+from tests.places.helpers import (
     MORA_CENTRE_LON_LAT,
     MOTALA_CENTRE_LON_LAT,
     MUNICIPALITIES_PATH,
     count,
     municipalities,
     reprojected,
-    shapefile_zip,
     write,
 )
+from tests.shapefiles import shapefile_zip
 
 SQUARE = [[15.0, 58.5], [15.01, 58.5], [15.01, 58.51], [15.0, 58.51], [15.0, 58.5]]
 

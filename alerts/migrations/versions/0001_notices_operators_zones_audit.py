@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import alerts.models.base
+import alerts.orm
 
 revision = "0001"
 down_revision = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=300), nullable=False),
-        sa.Column("at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
     )
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operators")),
         sa.UniqueConstraint("email", name=op.f("uq_operators_email")),
     )
@@ -61,8 +61,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_zones")),
         sa.UniqueConstraint("slug", name=op.f("uq_zones_slug")),
     )
@@ -73,9 +73,9 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["operator_id"],
             ["operators.id"],
@@ -92,16 +92,16 @@ def upgrade() -> None:
         "notices",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("status", sa.String(length=30), nullable=False),
-        sa.Column("onset", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("onset", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column("severity", sa.String(length=20), nullable=False),
         sa.Column("category", sa.String(length=30), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("publish_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("published_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("publish_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["operators.id"], name=op.f("fk_notices_created_by_id_operators")
         ),
@@ -115,7 +115,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.Column("operator_id", sa.Integer(), nullable=True),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("notice_id", sa.Uuid(), nullable=True),
@@ -173,8 +173,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column("onset", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("onset", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "channels",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -183,13 +183,13 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=50), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.Column("submitted_by_id", sa.Integer(), nullable=True),
-        sa.Column("submitted_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("submitted_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column("approved_by_id", sa.Integer(), nullable=True),
-        sa.Column("approved_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("approved_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column("published_by_id", sa.Integer(), nullable=True),
-        sa.Column("published_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["approved_by_id"],
             ["operators.id"],

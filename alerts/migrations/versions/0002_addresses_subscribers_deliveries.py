@@ -7,7 +7,7 @@ Create Date: 2026-11-24 06:27:06.482677
 
 from alembic import op
 import sqlalchemy as sa
-import alerts.models.base
+import alerts.orm
 
 
 revision = "0002"
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("source_id", sa.String(length=100), nullable=True),
         sa.Column("synthetic", sa.Boolean(), nullable=False),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_addresses")),
         sa.UniqueConstraint("source_id", name=op.f("uq_addresses_source_id")),
     )
@@ -51,14 +51,12 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=5), nullable=False),
         sa.Column("legal_basis", sa.String(length=20), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
-        sa.Column("verified_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sms_opted_out_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "email_opted_out_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("verified_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sms_opted_out_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("email_opted_out_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column("manage_token_hash", sa.String(length=64), nullable=True),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
         sa.UniqueConstraint("manage_token_hash", name=op.f("uq_subscribers_manage_token_hash")),
     )
@@ -74,7 +72,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=300), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["address_id"],
             ["addresses.id"],
@@ -105,16 +103,16 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=10), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("not_before", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("not_before", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_expires_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_expires_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column("provider_ref", sa.String(length=100), nullable=True),
         sa.Column("error_code", sa.String(length=40), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", alerts.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", alerts.orm.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["notice_id"],
             ["notices.id"],
@@ -158,7 +156,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("html", sa.Text(), nullable=False),
-        sa.Column("created_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["delivery_id"],
             ["deliveries.id"],

@@ -31,8 +31,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deliveries_provider_ref")
         batch_op.create_index("ix_deliveries_provider_ref", ["provider_ref"])
         batch_op.create_foreign_key(
-            "fk_deliveries_revision_id_notice_revisions", "notice_revisions",
-            ["revision_id"], ["id"], ondelete="CASCADE",
+            "fk_deliveries_revision_id_notice_revisions",
+            "notice_revisions",
+            ["revision_id"],
+            ["id"],
+            ondelete="CASCADE",
         )
         batch_op.create_foreign_key(
             "fk_deliveries_notice_id_notices", "notices", ["notice_id"], ["id"], ondelete="CASCADE"

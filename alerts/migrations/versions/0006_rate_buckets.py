@@ -7,7 +7,7 @@ Revises: 0005_no_subscriber_fk
 import sqlalchemy as sa
 from alembic import op
 
-import alerts.models.base
+import alerts.orm
 
 revision = "0006_rate_buckets"
 down_revision = "0005_no_subscriber_fk"
@@ -20,7 +20,7 @@ def upgrade() -> None:
         "rate_buckets",
         sa.Column("channel", sa.String(length=10), nullable=False),
         sa.Column("tokens", sa.Float(), nullable=False),
-        sa.Column("refilled_at", alerts.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refilled_at", alerts.orm.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("channel", name=op.f("pk_rate_buckets")),
     )
 

@@ -1,0 +1,54 @@
+"""``varsla worker``: a dispatcher process for scale-out (PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+logger = logging.getLogger(__name__)
+
+
+@click.command("worker")
+@click.option("--concurrency", type=int, default=16, show_default=True, help="parallel sends")
+@click.option("--batch-size", type=int, default=200, show_default=True, help="rows per claim")
+@click.option("--lease-seconds", type=float, default=None, help="lease per claim (default 120)")
+@click.option("--once", is_flag=True, help="stop when nothing is due (cron, tests)")
+@with_appcontext
+def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once: bool) -> None:
+    """Dispatcher only: claim due deliveries and send them (run any number, on any hosts).
+
+    VARSLA_SMS_RATE and VARSLA_EMAIL_RATE (messages per second, 0 = unlimited)
+    are the provider's limit for the whole installation: all workers share them
+    through the database, so do not divide them by the number of workers.
+    """
+    from alerts.db import is_postgres
+    from alerts.dispatch.worker import Dispatcher, DispatcherSettings
+    from alerts.extensions import db as database
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    assert database.engine is not None
+    if not is_postgres(database.engine):
+        logger.warning(
+            "varsla worker on SQLite: run exactly one dispatcher (this, or varsla serve's)"
+        )
+    settings = DispatcherSettings.from_config(
+        app.config, concurrency=concurrency, batch_size=batch_size, lease_s=lease_seconds
+    )
+    dispatcher = Dispatcher(app, settings)
+
+    def _stop(signum: int, _frame: object) -> None:
+        logger.info("worker %s: signal %d, finishing what it holds", dispatcher.owner, signum)
+        dispatcher.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(
+        f"worker {dispatcher.owner}: concurrency {settings.concurrency}, "
+        f"batch {settings.batch_size}, rates {settings.rates}",
+    )
+    counts = dispatcher.run(until_idle=once)
+    click.echo(f"worker {dispatcher.owner} stopped: {counts}")

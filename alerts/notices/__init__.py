@@ -1,0 +1,31 @@
+"""Notices: drafting, the two-person lifecycle, revisions, ready wording, audit.
+
+Here live the notice, revision and audit models (``models``), the lifecycle
+table (``lifecycle``), the operations that move a notice along it and never
+commit (``operations``), the ready wording per category (``notice_templates``),
+the input schemas of the API (``schemas``), revisions as channels see them
+(``snapshots``), the JSON API for notices (``api``) and the console's notice
+pages (``console``).
+
+May import: ``alerts.operators``, ``alerts.places`` (areas and zones),
+``channels.base`` and the shared modules of ``alerts``. It must not import
+``alerts.dispatch``: a released revision is announced with
+:data:`alerts.signals.revision_released`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The notices API and console pages, the activation and expiry jobs, the notice gauge."""
+    from alerts.notices import api, console, jobs
+    from alerts.scheduling import register_job
+    from alerts.web.ops import register_metrics
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(console.bp)
+    register_job(app, "activate_due", jobs.activate_due)
+    register_job(app, "expire_ended", jobs.expire_ended)
+    register_metrics(app, jobs.notice_metrics)

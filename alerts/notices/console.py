@@ -1,0 +1,138 @@
+"""The operator console's notice pages: the list, a new notice, one notice, and the lifecycle
+actions as forms."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Optional
+
+from alerts.dispatch.report import delivery_report, revision_sms_preview
+from alerts.errors import DomainError, ValidationFailed
+from alerts.extensions import db
+from alerts.notices import audit
+from alerts.notices import operations as notices
+from alerts.notices.models import Notice
+from alerts.notices.notice_templates import STOCKHOLM, TEMPLATES
+from alerts.notices.schemas import CancelIn, NoticeIn, RejectIn, parse
+from alerts.operators.views import login_required
+from alerts.places.models import Zone
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+
+
+class NewNoticeForm(FlaskForm):
+    template = SelectField("Mall", choices=[(k, k.replace("_", " ")) for k in TEMPLATES])
+    zones = SelectMultipleField("Zoner", validators=[DataRequired()])
+    place = StringField("Platsnamn (valfritt)")
+    onset = DateTimeLocalField("Börjar", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    expires = DateTimeLocalField("Upphör", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+@bp.get("/")
+@login_required
+def notice_list():
+    rows = db.session.scalars(select(Notice).order_by(Notice.created_at.desc()).limit(200)).all()
+    return render_template("console/notices.html", notices=rows)
+
+
+def _local(value):
+    return value.replace(tzinfo=STOCKHOLM) if value else None
+
+
+@bp.route("/notices/new", methods=["GET", "POST"])
+@login_required
+def new_notice():
+    form = NewNoticeForm()
+    form.zones.choices = [
+        (z.slug, z.name) for z in db.session.scalars(select(Zone).order_by(Zone.name))
+    ]
+    errors: list = []
+    if form.validate_on_submit():
+        payload = {
+            "template": form.template.data,
+            "template_values": {"place": form.place.data} if form.place.data else {},
+            "area": {"zones": form.zones.data},
+            "onset": _local(form.onset.data),
+            "expires": _local(form.expires.data),
+        }
+        try:
+            data = parse(NoticeIn, {k: v for k, v in payload.items() if v is not None})
+            notice = notices.create_notice(db.session, data, by=g.operator)
+            db.session.commit()
+            return redirect(url_for("console.notice_detail", notice_id=notice.id))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+    return render_template("console/new.html", form=form, errors=errors)
+
+
+def _get(notice_id: str) -> Notice:
+    try:
+        return notices.get_notice(db.session, uuid.UUID(notice_id))
+    except (ValueError, DomainError):
+        abort(404)
+
+
+@bp.get("/notices/<notice_id>")
+@login_required
+def notice_detail(notice_id: str):
+    notice = _get(notice_id)
+    return render_template(
+        "console/notice.html",
+        notice=notice,
+        events=audit.trail(db.session, notice),
+        deliveries=delivery_report(db.session, notice.id),
+        sms=revision_sms_preview(
+            db.session,
+            notice,
+            notice.working_revision or notice.current_revision,
+            current_app.config["VARSLA_BASE_URL"],
+        ),
+        form=FlaskForm(),
+    )
+
+
+ACTIONS: dict[str, Callable[..., Notice]] = {
+    "submit": lambda s, n, by, f: notices.submit_notice(s, n, by=by),
+    "approve": lambda s, n, by, f: notices.approve_notice(s, n, by=by),
+    "reject": lambda s, n, by, f: notices.reject_notice(
+        s, n, by=by, reason=parse(RejectIn, {"reason": f.get("reason", "")}).reason
+    ),
+    "return-to-draft": lambda s, n, by, f: notices.return_to_draft(s, n, by=by),
+    "publish": lambda s, n, by, f: notices.publish_notice(
+        s, n, by=by, emergency_reason=f.get("emergency_reason") or None
+    ),
+    "cancel": lambda s, n, by, f: notices.cancel_notice(s, n, CancelIn(), by=by),
+}
+
+
+@bp.post("/notices/<notice_id>/<action>")
+@login_required
+def notice_action(notice_id: str, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    notice = _get(notice_id)
+    try:
+        ACTIONS[action](db.session, notice, g.operator, request.form)
+        db.session.commit()
+        flash(f"{action}: ok", "ok")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+    return redirect(url_for("console.notice_detail", notice_id=notice_id))

@@ -1,0 +1,159 @@
+"""Input shapes of the JSON API, validated with pydantic.
+
+These say what a well-formed request looks like; rules that need the database
+(does the zone exist?) live in the services. Field names in errors follow the
+request's own nesting: ``texts.sv.headline``, ``area.circle.radius_m``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.errors import FieldError, ValidationFailed
+
+Language = Literal["sv", "en"]
+CategoryName = Literal[
+    "water", "wastewater", "district_heating", "electricity", "roads", "waste", "other"
+]
+Severity = Literal["Extreme", "Severe", "Moderate", "Minor", "Unknown"]
+Urgency = Literal["Immediate", "Expected", "Future", "Past", "Unknown"]
+Certainty = Literal["Observed", "Likely", "Possible", "Unlikely", "Unknown"]
+ChannelName = Literal["sms", "email", "feed", "banner"]
+ALL_CHANNELS: tuple[ChannelName, ...] = ("sms", "email", "feed", "banner")
+
+HEADLINE_MAX = 160
+DESCRIPTION_MAX = 4000
+INSTRUCTION_MAX = 1000
+REQUIRED_LANGUAGES: tuple[Language, ...] = ("sv",)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TextIn(Strict):
+    headline: Annotated[str, Field(min_length=1, max_length=HEADLINE_MAX)]
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+    instruction: Annotated[str, Field(max_length=INSTRUCTION_MAX)] = ""
+
+
+class CircleIn(Strict):
+    center: Annotated[list[float], Field(min_length=2, max_length=2, description="[lon, lat]")]
+    radius_m: Annotated[float, Field(gt=0, le=100_000)]
+
+    @model_validator(mode="after")
+    def _center_in_range(self) -> CircleIn:
+        lon, lat = self.center
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError("center must be [lon, lat] in degrees")
+        return self
+
+
+class AreaIn(Strict):
+    zones: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    geometry: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON Polygon or MultiPolygon in lon/lat"
+    )
+    circle: CircleIn | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AreaIn:
+        if not self.zones and self.geometry is None and self.circle is None:
+            raise ValueError("give at least one of zones, geometry or circle")
+        return self
+
+
+class NoticeIn(Strict):
+    """``POST /api/v1/notices``: a new draft."""
+
+    template: str | None = None
+    template_values: dict[str, str] = {}
+    category: CategoryName | None = None
+    severity: Severity | None = None
+    urgency: Urgency | None = None
+    certainty: Certainty | None = None
+    texts: dict[Language, TextIn] = {}
+    area: AreaIn
+    onset: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    channels: list[ChannelName] = list(ALL_CHANNELS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NoticeIn:
+        if self.onset and self.expires and self.expires <= self.onset:
+            raise ValueError("expires must be after onset")
+        if len(set(self.channels)) != len(self.channels) or not self.channels:
+            raise ValueError("channels must be a non-empty list without repeats")
+        return self
+
+
+class NoticeChangesIn(Strict):
+    """``POST /api/v1/notices/<id>/update``: the fields that change, in the create shape."""
+
+    category: CategoryName | None = None
+    severity: Severity | None = None
+    urgency: Urgency | None = None
+    certainty: Certainty | None = None
+    texts: dict[Language, TextIn] | None = None
+    area: AreaIn | None = None
+    onset: AwareDatetime | None = None
+    expires: AwareDatetime | None = None
+    channels: list[ChannelName] | None = None
+
+
+class EmptyIn(Strict):
+    """Actions without parameters accept an empty object and nothing else."""
+
+
+class RejectIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PublishIn(Strict):
+    at: AwareDatetime | None = Field(default=None, description="publish later, at this time")
+    emergency_reason: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="admins only: publish without a second person's approval"
+    )
+
+
+class CancelIn(Strict):
+    texts: dict[Language, TextIn] | None = Field(
+        default=None, description="the all-clear; the template's when omitted"
+    )
+
+
+def parse(model: type[Strict], payload: Any) -> Any:
+    """Validate ``payload`` against ``model``; raise ValidationFailed naming each field."""
+    if payload is None:
+        raise ValidationFailed.on("body", "a JSON object is required")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = [_field_error(err) for err in exc.errors()]
+        raise ValidationFailed(
+            "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from None
+
+
+def _field_error(err: Any) -> FieldError:
+    # pydantic marks a bad mapping key with a trailing "[key]"; the key is the field.
+    loc = [str(part) for part in err["loc"] if part != "[key]"]
+    field = ".".join(loc) or "body"
+    if err["type"] == "extra_forbidden":
+        return FieldError(field, "unknown field")
+    if err["type"] == "missing":
+        return FieldError(field, "is required")
+    if "[key]" in [str(part) for part in err["loc"]]:
+        return FieldError(field, f"unsupported: {err['msg'].removeprefix('Input should be ')}")
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "value_error" and not loc:
+        field = _guess_field(message)
+    return FieldError(field, message)
+
+
+def _guess_field(message: str) -> str:
+    """Model-level checks say which field they are about in their first word."""
+    first = message.split(" ", 1)[0]
+    return first if first in {"expires", "channels", "center"} else "body"

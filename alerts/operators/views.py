@@ -1,0 +1,62 @@
+"""Operators signing in to the console: login, logout, and the check every console view makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Email
+
+from alerts.extensions import db
+from alerts.operators.auth import authenticate
+from alerts.operators.models import Operator
+
+bp = Blueprint("operators", __name__, url_prefix="/console")
+
+
+class LoginForm(FlaskForm):
+    email = StringField("E-post", validators=[DataRequired(), Email()])
+    password = PasswordField("Lösenord", validators=[DataRequired()])
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        operator_id = session.get("operator_id")
+        operator = db.session.get(Operator, operator_id) if operator_id else None
+        if operator is None or not operator.active:
+            return redirect(url_for("operators.login", next=request.path))
+        g.operator = operator
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        operator = authenticate(
+            db.session, form.email.data, form.password.data, client=request.remote_addr or "?"
+        )
+        db.session.commit()
+        if operator is not None:
+            session.clear()
+            session["operator_id"] = operator.id
+            target = request.args.get("next", "")
+            if not target.startswith("/console"):
+                target = url_for("console.notice_list")
+            return redirect(target)
+        error = "Fel e-post eller lösenord."
+    return render_template("console/login.html", form=form, error=error), 200 if not error else 401
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("operators.login"))

@@ -1,0 +1,98 @@
+"""CLI commands for places: ``varsla zones import`` and ``varsla addresses import``.
+
+Each command commits once, at the end, and only when the import went
+through; a refused import exits non-zero having written nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask.cli import with_appcontext
+
+from alerts.cli import show_row_errors
+from alerts.extensions import db
+
+logger = logging.getLogger(__name__)
+
+
+@click.group("zones")
+def zones_group() -> None:
+    """Zones notices can target (water-supply areas, districts, municipalities)."""
+
+
+@zones_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--name-property", help="the property holding each zone's name (default: guessed)")
+@click.option("--slug-property", help="the property holding each zone's slug (default: from name)")
+@click.option(
+    "--kind",
+    default="zone",
+    show_default=True,
+    help="kind of zone, e.g. water_supply or municipality (a 'kind' property overrides it)",
+)
+@with_appcontext
+def zones_import(
+    file: str, name_property: str | None, slug_property: str | None, kind: str
+) -> None:
+    """Import zones from GeoJSON (any CRS it declares) or a zipped Shapefile; all or nothing."""
+    from alerts.places.zones import ZoneImportError, import_zones
+
+    try:
+        with db.begin() as session:
+            report = import_zones(
+                session,
+                file,
+                name_property=name_property,
+                slug_property=slug_property,
+                kind=kind,
+            )
+    except ZoneImportError as exc:
+        click.echo(f"Nothing imported from {file}: {len(exc.problems)} problem(s)", err=True)
+        for index, reason in exc.problems:
+            where = f"feature {index}" if index is not None else "file"
+            click.echo(f"  {where}: {reason}", err=True)
+        raise SystemExit(1) from None
+    for index, slug, repair in report.repairs:
+        click.echo(f"  repaired feature {index} ({slug}): {repair}")
+    click.echo(
+        f"Imported {report.count} zones from {file} ({report.source_format}, "
+        f"{report.source_crs if len(report.source_crs) < 40 else 'custom CRS'}): "
+        f"{len(report.created)} new, {len(report.updated)} updated, "
+        f"{len(report.repairs)} repaired"
+    )
+
+
+@click.group("addresses")
+def addresses_group() -> None:
+    """The address register residents subscribe by."""
+
+
+@addresses_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--crs",
+    "source_crs",
+    help="CRS of the coordinates, e.g. EPSG:3006 (default: WGS 84 or as declared)",
+)
+@click.option("--synthetic", is_flag=True, help="mark the addresses as invented (demo data)")
+@with_appcontext
+def addresses_import(file: str, source_crs: str | None, synthetic: bool) -> None:
+    """Import an address register: OpenAddresses CSV or GeoJSON points."""
+    from alerts.places.register import AddressImportError, import_addresses
+
+    try:
+        with db.begin() as session:
+            report = import_addresses(session, file, synthetic=synthetic, source_crs=source_crs)
+    except AddressImportError as exc:
+        click.echo(f"Nothing imported from {file}: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(
+        f"Imported {report.imported} addresses from {file}: {report.created} new, "
+        f"{report.updated} updated, {len(report.errors)} bad rows"
+    )
+    show_row_errors(report.errors, "rows not imported")
+
+
+COMMANDS = (zones_group, addresses_group)

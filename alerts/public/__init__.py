@@ -1,0 +1,22 @@
+"""What the public sees: pages, RSS/Atom and CAP feeds, the banner and its data.
+
+Here live the queries for what may be public (``queries``: no Flask), the
+public pages (``pages``), the feeds, CAP documents and banner endpoints
+(``feeds``), and ``/api/v1/active``, the banner's data (``banner_api``).
+Rendering is ``channels`` (feeds, CAP, banner).
+
+May import ``alerts.notices`` (models, snapshots), ``alerts.places``,
+``channels`` and the shared modules of ``alerts``. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """The public pages, feeds, CAP, banner and banner data."""
+    from alerts.public import banner_api, feeds, pages
+
+    for blueprint in (feeds.bp, pages.bp, banner_api.bp):
+        app.register_blueprint(blueprint)

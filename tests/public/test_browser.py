@@ -1,0 +1,241 @@
+"""The public pages and the embedded banner in a real headless Chromium.
+
+The app runs on a real HTTP server; a second server on another port (another
+origin) serves a news site's page that embeds ``banner.js`` with one tag.
+axe-core (vendored in tests/web/vendor) checks the pages and both banners.
+Set ``VARSLA_SCREENSHOT_DIR`` to keep the screenshot of ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.factories import PASSWORD
+from tests.public.conftest import BERGKARLAS_TEXTS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+HOST_PAGE = """<!doctype html>
+<html lang="sv">
+<head>
+<meta charset="utf-8">
+<title>Mora kommun</title>
+<style>
+  /* A hostile host stylesheet: the banner must not pick any of this up. */
+  div, p, a, button, span {{ all: unset; color: #ff00ff !important; font-size: 40px; }}
+</style>
+</head>
+<body>
+<header><p>Mora kommun</p></header>
+<main>
+<h1>Välkommen till Mora kommun</h1>
+<script src="{app}/banner.js" data-zone="gesunda" data-lang="sv" async></script>
+<p>Nyheter från kommunen.</p>
+</main>
+</body>
+</html>
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not shutil.which(CHROMIUM):
+        reason = f"{CHROMIUM} is not installed; the browser tests need Debian's chromium"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _Thread:
+    """A WSGI or http.server server on 127.0.0.1:0 in a daemon thread."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_app(app) -> Iterator[str]:
+    server = _Thread(make_server("127.0.0.1", 0, app, threaded=True))
+    # No tile server here: tile requests fail, and the areas must still be drawn.
+    app.config["VARSLA_TILE_URL"] = server.url + "/no-tiles/{z}/{x}/{y}.png"
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def news_site(live_app) -> Iterator[str]:
+    page = HOST_PAGE.format(app=live_app).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = _Thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+    yield server.url + "/"
+    server.stop()
+
+
+@pytest.fixture
+def notices(newsroom) -> dict[str, str]:
+    return {
+        "gesunda": newsroom.publish(),
+        "bergkarlas": newsroom.publish(texts=BERGKARLAS_TEXTS, area={"zones": ["bergkarlas"]}),
+    }
+
+
+def axe_violations(page, tags: list[str]) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", tags
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in result["violations"]
+    ]
+
+
+def test_embedded_banner_shows_its_zone_and_is_dismissed_by_keyboard(
+    chromium, live_app, news_site, notices
+):
+    context = chromium.new_context()
+    page = context.new_page()
+    api_requests = []
+    page.on(
+        "request",
+        lambda r: api_requests.append(r) if "/api/v1/active" in r.url else None,
+    )
+    page.goto(news_site)
+    headline = page.get_by_text("Koka vattnet i Gesunda")
+    headline.wait_for(state="visible", timeout=10_000)
+    assert page.get_by_text("Vattenavstängning i Bergkarlås").count() == 0
+    assert page.get_by_text("Allvarligt").is_visible()  # severity in words
+    assert headline.get_attribute("href") == f"http://varsla.test/notices/{notices['gesunda']}"
+    # The host's `all: unset; color: #ff00ff` does not reach into the shadow root.
+    colour = headline.evaluate("el => getComputedStyle(el).color")
+    assert colour == "rgb(255, 255, 255)"
+    assert api_requests and "cookie" not in api_requests[0].headers
+    assert context.cookies() == []
+
+    assert axe_violations(page, [*WCAG_AA, "best-practice"]) == []
+
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const h = document.querySelector('[data-varsla-banner]');"
+            " const a = h && h.shadowRoot && h.shadowRoot.activeElement;"
+            " return a ? a.tagName + ':' + (a.getAttribute('aria-label') || '') : ''; }"
+        )
+        if focused == "BUTTON:Stäng":
+            break
+    else:
+        pytest.fail("Tab never reached the banner's dismiss button")
+    page.keyboard.press("Enter")
+    headline.wait_for(state="hidden", timeout=5_000)
+    assert page.locator("[data-varsla-banner]").is_hidden()
+    context.close()
+
+
+def test_iframe_banner_is_accessible(chromium, live_app, notices):
+    context = chromium.new_context(bypass_csp=True)  # lets axe be injected
+    page = context.new_page()
+    page.goto(f"{live_app}/banner?zone=gesunda")
+    assert page.get_by_text("Koka vattnet i Gesunda").is_visible()
+    # A fragment for an iframe: it has no h1 or landmarks of its own, so WCAG rules only.
+    assert axe_violations(page, WCAG_AA) == []
+    context.close()
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_public_pages_have_no_axe_violations(chromium, live_app, notices, newsroom, lang):
+    newsroom.all_clear(newsroom.publish(texts={"sv": {"headline": "Avslutat"}}))
+    context = chromium.new_context(bypass_csp=True)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    for path in (
+        "/",
+        f"/notices/{notices['gesunda']}",
+        "/archive",
+        "/archive?q=vattnet",
+        "/accessibility",
+    ):
+        page.goto(f"{live_app}{path}{'&' if '?' in path else '?'}lang={lang}")
+        if page.locator("#map").count():
+            page.wait_for_selector("#map[data-map-ready]", timeout=10_000)
+            # The areas are drawn although no tile could load.
+            assert page.locator(".leaflet-overlay-pane path").count() >= 1
+        violations = axe_violations(page, [*WCAG_AA, "best-practice"])
+        assert violations == [], f"{path}: {violations}"
+    assert problems == []
+    context.close()
+
+
+def test_home_page_screenshot(chromium, live_app, notices, tmp_path):
+    context = chromium.new_context(viewport={"width": 1100, "height": 1400})
+    page = context.new_page()
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_app}/")
+    page.wait_for_selector("#map[data-map-ready='2']", timeout=10_000)
+    assert page.locator(".leaflet-overlay-pane path").count() == 2
+    target = Path(os.environ.get("VARSLA_SCREENSHOT_DIR") or tmp_path) / "home.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 10_000
+    # Only the missing tiles may fail; no CSP violation, no script error.
+    assert [e for e in console_errors if "no-tiles" not in e and "404" not in e] == []
+    context.close()
+
+
+def test_console_notice_page_has_no_axe_violations(chromium, live_app, notices):
+    """What an operator works with: the SMS preview and the delivery tables."""
+    page = chromium.new_page()
+    page.goto(f"{live_app}/console/login")
+    page.get_by_label("E-post").fill("author@test.varsla.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(f"{live_app}/console/")
+    page.goto(f"{live_app}/console/notices/{notices['gesunda']}")
+    assert page.get_by_role("heading", name="Utskick").is_visible()
+    assert page.get_by_text("SMS som invånarna får").is_visible()
+    assert axe_violations(page, [*WCAG_AA, "best-practice"]) == []
+    page.close()
