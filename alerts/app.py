@@ -16,7 +16,7 @@ from flask import Flask, request
 from flask.cli import FlaskGroup
 
 from alerts import cli, dispatch, notices, operators, places, public, residents
-from alerts.config import load_config
+from alerts import config as configuration
 from alerts.extensions import babel, csrf, db
 from alerts.web import openapi, ops, problems
 
@@ -52,9 +52,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder="web/static",
     )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.update(load_config(app.instance_path))
+    app.config.update(configuration.load_config(app.instance_path))
     if config:
         app.config.update(config)
+    configuration.init_app(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
 
     db.init_app(app)

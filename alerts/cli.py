@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from alerts.config import settings
 from alerts.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def scheduler() -> None:
     from alerts.scheduling import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"scheduler ticking every {app.config['VARSLA_SCHEDULER_INTERVAL_S']} s")
+    click.echo(f"scheduler ticking every {settings(app).scheduler_interval_s} s")
     build_scheduler(app, blocking=True).start()
 
 

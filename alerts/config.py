@@ -1,4 +1,10 @@
-"""Configuration from environment variables, each with a safe default."""
+"""Configuration: one typed :class:`Settings`, its defaults written once, here.
+
+Values come from environment variables (``VARSLA_*``, ``TWILIO_*``) and, for
+tests and embedding, from the mapping given to ``create_app``; both end up in
+the Flask config under the variable's name. ``create_app`` then validates them
+into a frozen :class:`Settings`, which code reads through :func:`settings`.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +13,108 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from flask import Flask, current_app
+from pydantic import BaseModel, ConfigDict, Field
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
+#: Flask's own keys that are ours to set, with the values Varsla wants.
+FLASK_DEFAULTS: dict[str, Any] = {
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "BABEL_DEFAULT_LOCALE": "sv",
+    "JSON_SORT_KEYS": False,
+}
+
+
+class Settings(BaseModel):
+    """Every setting of an installation; each field is read from the variable in its alias."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    secret_key: str = Field(alias="SECRET_KEY")
+    database_url: str = Field(alias="VARSLA_DATABASE_URL")
+    base_url: str = Field("http://127.0.0.1:5000", alias="VARSLA_BASE_URL")
+    smtp_url: str = Field("", alias="VARSLA_SMTP_URL")
+    mail_from: str = Field("Varsla <varsla@localhost>", alias="VARSLA_MAIL_FROM")
+    dkim_selector: str = Field("", alias="VARSLA_DKIM_SELECTOR")
+    dkim_domain: str = Field("", alias="VARSLA_DKIM_DOMAIN")
+    dkim_key_file: str = Field("", alias="VARSLA_DKIM_KEY_FILE")
+    twilio_account_sid: str = Field("", alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str = Field("", alias="TWILIO_AUTH_TOKEN")
+    twilio_from: str = Field("", alias="TWILIO_FROM")
+    twilio_messaging_service_sid: str = Field("", alias="TWILIO_MESSAGING_SERVICE_SID")
+    twilio_api_url: str = Field("", alias="VARSLA_TWILIO_API_URL")
+    twilio_timeout_s: float = Field(10.0, gt=0, alias="VARSLA_TWILIO_TIMEOUT_S")
+    # Messages per second for the whole installation; 0 = unlimited.
+    sms_rate: float = Field(50.0, ge=0, alias="VARSLA_SMS_RATE")
+    email_rate: float = Field(20.0, ge=0, alias="VARSLA_EMAIL_RATE")
+    max_attempts: int = Field(6, ge=1, alias="VARSLA_MAX_ATTEMPTS")
+    retry_base_s: float = Field(10.0, ge=0, alias="VARSLA_RETRY_BASE_S")
+    retry_max_s: float = Field(900.0, ge=0, alias="VARSLA_RETRY_MAX_S")
+    lease_s: float = Field(120.0, gt=0, alias="VARSLA_LEASE_S")
+    # An online Nominatim-compatible geocoder asked when the register has no match. Off
+    # by default: it sends residents' addresses to a third party.
+    geocoder_url: str = Field("", alias="VARSLA_GEOCODER_URL")
+    geocoder_user_agent: str = Field("Varsla", alias="VARSLA_GEOCODER_USER_AGENT")
+    sender_name: str = Field("Varsla", alias="VARSLA_SENDER_NAME")
+    feed_retention_days: float = Field(7.0, ge=0, alias="VARSLA_FEED_RETENTION_DAYS")
+    # Deliveries (who was sent what) and local-outbox copies, after a notice ended; 0 keeps
+    # them. Match the municipality's records-management decision.
+    delivery_retention_days: float = Field(365.0, ge=0, alias="VARSLA_DELIVERY_RETENTION_DAYS")
+    tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png", alias="VARSLA_TILE_URL")
+    tile_attribution: str = Field("© OpenStreetMap contributors", alias="VARSLA_TILE_ATTRIBUTION")
+    scheduler_interval_s: float = Field(10.0, gt=0, alias="VARSLA_SCHEDULER_INTERVAL_S")
+
+    @property
+    def sms_configured(self) -> bool:
+        """Twilio credentials and a sender are set; otherwise SMS go to the local outbox."""
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_url)
+
+
+#: Environment variables the settings read, from the aliases (one list, no second copy).
+#: The secret key is the exception: its variable is ``VARSLA_SECRET_KEY``.
+VARIABLES = tuple(
+    field.alias
+    for field in Settings.model_fields.values()
+    if field.alias and field.alias != "SECRET_KEY"
+)
 
 
 def load_config(instance_path: str | Path) -> dict[str, Any]:
-    """Read the ``VARSLA_*`` and ``TWILIO_*`` variables into a Flask config mapping."""
+    """The Flask config from the environment: the variables that are set, and the two
+    defaults that depend on the instance folder (the SQLite file and the secret key)."""
     instance = Path(instance_path)
-    default_db = f"sqlite:///{instance / 'varsla.sqlite3'}"
-    secret = os.environ.get("VARSLA_SECRET_KEY") or _instance_secret(instance)
-    return {
-        "SECRET_KEY": secret,
-        "VARSLA_DATABASE_URL": os.environ.get("VARSLA_DATABASE_URL") or default_db,
-        "VARSLA_BASE_URL": (os.environ.get("VARSLA_BASE_URL") or "http://127.0.0.1:5000").rstrip(
-            "/"
-        ),
-        "VARSLA_SMTP_URL": os.environ.get("VARSLA_SMTP_URL", ""),
-        "VARSLA_MAIL_FROM": os.environ.get("VARSLA_MAIL_FROM", "Varsla <varsla@localhost>"),
-        "VARSLA_DKIM_SELECTOR": os.environ.get("VARSLA_DKIM_SELECTOR", ""),
-        "VARSLA_DKIM_DOMAIN": os.environ.get("VARSLA_DKIM_DOMAIN", ""),
-        "VARSLA_DKIM_KEY_FILE": os.environ.get("VARSLA_DKIM_KEY_FILE", ""),
-        "TWILIO_ACCOUNT_SID": os.environ.get("TWILIO_ACCOUNT_SID", ""),
-        "TWILIO_AUTH_TOKEN": os.environ.get("TWILIO_AUTH_TOKEN", ""),
-        "TWILIO_FROM": os.environ.get("TWILIO_FROM", ""),
-        "TWILIO_MESSAGING_SERVICE_SID": os.environ.get("TWILIO_MESSAGING_SERVICE_SID", ""),
-        "VARSLA_TWILIO_API_URL": os.environ.get("VARSLA_TWILIO_API_URL", ""),
-        "VARSLA_SMS_RATE": _float("VARSLA_SMS_RATE", 50.0),
-        "VARSLA_EMAIL_RATE": _float("VARSLA_EMAIL_RATE", 20.0),
-        "VARSLA_MAX_ATTEMPTS": int(_float("VARSLA_MAX_ATTEMPTS", 6)),
-        "VARSLA_RETRY_BASE_S": _float("VARSLA_RETRY_BASE_S", 10.0),
-        "VARSLA_RETRY_MAX_S": _float("VARSLA_RETRY_MAX_S", 900.0),
-        "VARSLA_LEASE_S": _float("VARSLA_LEASE_S", 120.0),
-        "VARSLA_TWILIO_TIMEOUT_S": _float("VARSLA_TWILIO_TIMEOUT_S", 10.0),
-        # An online Nominatim-compatible geocoder asked when the register has no match. Off
-        # by default: it sends residents' addresses to a third party.
-        "VARSLA_GEOCODER_URL": os.environ.get("VARSLA_GEOCODER_URL", ""),
-        "VARSLA_GEOCODER_USER_AGENT": os.environ.get("VARSLA_GEOCODER_USER_AGENT", "Varsla"),
-        "VARSLA_SENDER_NAME": os.environ.get("VARSLA_SENDER_NAME", "Varsla"),
-        "VARSLA_FEED_RETENTION_DAYS": _float("VARSLA_FEED_RETENTION_DAYS", 7.0),
-        # Deliveries (who was sent what) and local-outbox copies, after a notice ended;
-        # 0 keeps them. Match the municipality's records-management decision.
-        "VARSLA_DELIVERY_RETENTION_DAYS": _float("VARSLA_DELIVERY_RETENTION_DAYS", 365.0),
-        "VARSLA_TILE_URL": os.environ.get(
-            "VARSLA_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-        ),
-        "VARSLA_SCHEDULER_INTERVAL_S": _float("VARSLA_SCHEDULER_INTERVAL_S", 10.0),
-        "WTF_CSRF_TIME_LIMIT": None,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "BABEL_DEFAULT_LOCALE": "sv",
-        "JSON_SORT_KEYS": False,
-    }
+    config: dict[str, Any] = dict(FLASK_DEFAULTS)
+    config.update(
+        {name: os.environ[name] for name in VARIABLES if os.environ.get(name, "").strip()}
+    )
+    config.setdefault("VARSLA_DATABASE_URL", f"sqlite:///{instance / 'varsla.sqlite3'}")
+    if "SECRET_KEY" not in config:
+        config["SECRET_KEY"] = os.environ.get("VARSLA_SECRET_KEY") or _instance_secret(instance)
+    return config
+
+
+def init_app(app: Flask) -> Settings:
+    """Validate the app's config into its :class:`Settings` (a bad value stops the start)."""
+    values = Settings.model_validate(dict(app.config))
+    values = values.model_copy(update={"base_url": values.base_url.rstrip("/")})
+    app.config["VARSLA_BASE_URL"] = values.base_url
+    app.extensions["varsla_settings"] = values
+    return values
+
+
+def settings(app: Flask | None = None) -> Settings:
+    """The settings of ``app``, or of the current app."""
+    target = app if app is not None else current_app
+    return target.extensions["varsla_settings"]
 
 
 def _instance_secret(instance: Path) -> str:

@@ -16,6 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from alerts.config import settings
 from alerts.extensions import db
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def run_all_once(app: Flask) -> None:
 def build_scheduler(app: Flask, *, blocking: bool = False):
     """A scheduler ticking every job every ``VARSLA_SCHEDULER_INTERVAL_S`` seconds."""
     scheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
-    interval = float(app.config["VARSLA_SCHEDULER_INTERVAL_S"])
+    interval = settings(app).scheduler_interval_s
     for name, job in registered_jobs(app).items():
         scheduler.add_job(
             run_job,

@@ -172,9 +172,7 @@ def run_dispatcher(app, **overrides: Any) -> dict[str, int]:
     from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 
     # A short poll: tests drain retries whose backoff is a few tens of milliseconds.
-    settings = DispatcherSettings.from_config(
-        app.config, **{"concurrency": 4, "poll_s": 0.05, **overrides}
-    )
+    settings = DispatcherSettings.from_app(app, **{"concurrency": 4, "poll_s": 0.05, **overrides})
     return Dispatcher(app, settings).run(until_idle=True, idle_wait_s=1.0)
 
 

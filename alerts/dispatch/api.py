@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 
+from alerts.config import settings
 from alerts.dispatch.report import FAILURE_LIMIT, delivery_report, revision_sms_preview
 from alerts.errors import NotFound
 from alerts.extensions import db
@@ -40,9 +41,7 @@ def notice_sms_preview(notice_id: str):
             raise NotFound("No such revision")
     else:
         revision = notice.working_revision or notice.current_revision
-    return jsonify(
-        revision_sms_preview(db.session, notice, revision, current_app.config["VARSLA_BASE_URL"])
-    )
+    return jsonify(revision_sms_preview(db.session, notice, revision, settings().base_url))
 
 
 def document(app: Flask) -> None:

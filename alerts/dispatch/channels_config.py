@@ -8,12 +8,12 @@ nothing leaves the machine and the composed messages are kept for operators
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from alerts.config import Settings
 from alerts.dispatch.messages import Links
 from channels.base import PushChannel
 from channels.email import SmtpEmail
@@ -29,64 +29,43 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 ChannelFactory = Callable[[], PushChannel]
 
 
-def _setting(config: Mapping[str, Any], name: str, default: str = "") -> str:
-    value = config.get(name)
-    if value in (None, ""):
-        value = os.environ.get(name, default)
-    return str(value)
+def links_from(settings: Settings) -> Links:
+    return Links(settings.base_url, settings.secret_key)
 
 
-def sms_configured(config: Mapping[str, Any]) -> bool:
-    return bool(
-        config.get("TWILIO_ACCOUNT_SID")
-        and config.get("TWILIO_AUTH_TOKEN")
-        and (config.get("TWILIO_FROM") or config.get("TWILIO_MESSAGING_SERVICE_SID"))
-    )
-
-
-def email_configured(config: Mapping[str, Any]) -> bool:
-    return bool(config.get("VARSLA_SMTP_URL"))
-
-
-def links_from(config: Mapping[str, Any]) -> Links:
-    return Links(config["VARSLA_BASE_URL"].rstrip("/"), config["SECRET_KEY"])
-
-
-def sms_factory(config: Mapping[str, Any]) -> ChannelFactory:
+def sms_factory(settings: Settings) -> ChannelFactory:
     """Builds TwilioSms (real SDK; ``VARSLA_TWILIO_API_URL`` rebases it) or the outbox."""
-    if not sms_configured(config):
+    if not settings.sms_configured:
         return lambda: LocalOutbox("sms")
-    timeout_s = float(_setting(config, "VARSLA_TWILIO_TIMEOUT_S", "10"))
-    callback = links_from(config).status_callback_url
+    callback = links_from(settings).status_callback_url
 
     def build() -> PushChannel:
         return TwilioSms(
-            config["TWILIO_ACCOUNT_SID"],
-            config["TWILIO_AUTH_TOKEN"],
-            from_number=config.get("TWILIO_FROM") or None,
-            messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            from_number=settings.twilio_from or None,
+            messaging_service_sid=settings.twilio_messaging_service_sid or None,
             status_callback_url=callback,
-            api_base_url=config.get("VARSLA_TWILIO_API_URL") or None,
-            timeout_s=timeout_s,
+            api_base_url=settings.twilio_api_url or None,
+            timeout_s=settings.twilio_timeout_s,
         )
 
     return build
 
 
-def email_factory(config: Mapping[str, Any]) -> ChannelFactory:
+def email_factory(settings: Settings) -> ChannelFactory:
     """Builds SmtpEmail from ``VARSLA_SMTP_URL`` (DKIM when configured) or the outbox."""
-    if not email_configured(config):
+    if not settings.email_configured:
         return lambda: LocalOutbox("email")
-    name, address = parseaddr(config.get("VARSLA_MAIL_FROM") or "varsla@localhost")
+    name, address = parseaddr(settings.mail_from or "varsla@localhost")
     dkim: dict[str, Any] = {}
-    key_file = config.get("VARSLA_DKIM_KEY_FILE")
-    if key_file and config.get("VARSLA_DKIM_SELECTOR") and config.get("VARSLA_DKIM_DOMAIN"):
+    if settings.dkim_key_file and settings.dkim_selector and settings.dkim_domain:
         dkim = {
-            "dkim_selector": config["VARSLA_DKIM_SELECTOR"],
-            "dkim_domain": config["VARSLA_DKIM_DOMAIN"],
-            "dkim_private_key": Path(key_file).read_bytes(),
+            "dkim_selector": settings.dkim_selector,
+            "dkim_domain": settings.dkim_domain,
+            "dkim_private_key": Path(settings.dkim_key_file).read_bytes(),
         }
-    url = config["VARSLA_SMTP_URL"]
+    url = settings.smtp_url
 
     def build() -> PushChannel:
         return SmtpEmail.from_url(
@@ -96,12 +75,12 @@ def email_factory(config: Mapping[str, Any]) -> ChannelFactory:
     return build
 
 
-def channel_factories(config: Mapping[str, Any]) -> dict[str, ChannelFactory]:
+def channel_factories(settings: Settings) -> dict[str, ChannelFactory]:
     """One factory per push channel; each sending thread builds its own instances."""
-    factories = {"sms": sms_factory(config), "email": email_factory(config)}
+    factories = {"sms": sms_factory(settings), "email": email_factory(settings)}
     for channel, configured in (
-        ("sms", sms_configured(config)),
-        ("email", email_configured(config)),
+        ("sms", settings.sms_configured),
+        ("email", settings.email_configured),
     ):
         if not configured:
             logger.warning(

@@ -35,8 +35,8 @@ def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once:
         logger.warning(
             "varsla worker on SQLite: run exactly one dispatcher (this, or varsla serve's)"
         )
-    settings = DispatcherSettings.from_config(
-        app.config, concurrency=concurrency, batch_size=batch_size, lease_s=lease_seconds
+    settings = DispatcherSettings.from_app(
+        app, concurrency=concurrency, batch_size=batch_size, lease_s=lease_seconds
     )
     dispatcher = Dispatcher(app, settings)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from sqlalchemy import select
 
-from alerts.dispatch.channels_config import email_configured, sms_configured
+from alerts.config import settings
 from alerts.dispatch.models import OutboxMessage
 from alerts.extensions import db
 from alerts.operators.views import login_required
@@ -21,7 +21,7 @@ def outbox():
         select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
     ).all()
     configured = {
-        "sms": sms_configured(current_app.config),
-        "email": email_configured(current_app.config),
+        "sms": settings().sms_configured,
+        "email": settings().email_configured,
     }
     return render_template("console/outbox.html", messages=rows, configured=configured)

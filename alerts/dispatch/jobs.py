@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.config import settings
 from alerts.dispatch import claim, retention
 from alerts.dispatch.models import Delivery
 
@@ -19,8 +19,7 @@ def drop_stale_deliveries(session: Session) -> object:
 
 
 def purge_expired_deliveries(session: Session) -> retention.Purged:
-    days = float(current_app.config.get("VARSLA_DELIVERY_RETENTION_DAYS", 365))
-    return retention.purge_expired(session, days=days)
+    return retention.purge_expired(session, days=settings().delivery_retention_days)
 
 
 def delivery_metrics(session: Session) -> list[str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template_string
+from flask import Blueprint, Response, abort, redirect, render_template_string
 from sqlalchemy import update
 
+from alerts.config import settings
 from alerts.dispatch.messages import notice_id_from_code, read_unsubscribe_token
 from alerts.extensions import db
 from alerts.orm import utcnow
@@ -46,7 +47,7 @@ def short_link(code: str):
 
 
 def _token(token: str) -> tuple[int, str]:
-    parsed = read_unsubscribe_token(current_app.config["SECRET_KEY"], token)
+    parsed = read_unsubscribe_token(settings().secret_key, token)
     if parsed is None:
         abort(404)
     return parsed

@@ -24,6 +24,7 @@ from sqlalchemy import and_, bindparam, case, false, func, literal_column, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from alerts.config import Settings
 from alerts.dispatch.claim import Claimed
 from alerts.dispatch.messages import parse_reference
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
@@ -62,9 +63,13 @@ EXPLAINED = (D.UNDELIVERED, D.FAILED, D.OPTED_OUT)
 class RetryPolicy:
     """Bounded attempts with exponential backoff and jitter."""
 
-    max_attempts: int = 6
-    base_s: float = 10.0
-    max_s: float = 900.0
+    max_attempts: int
+    base_s: float
+    max_s: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(settings.max_attempts, settings.retry_base_s, settings.retry_max_s)
 
     def delay_s(self, attempt: int, retry_after_s: float | None = None) -> float:
         """Seconds before attempt ``attempt + 1``: base·2^(attempt-1), capped, "equal jitter".

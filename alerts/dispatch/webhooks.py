@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
+from alerts.config import settings
 from alerts.dispatch.outcomes import apply_status_callback
 from alerts.dispatch.worker import DispatcherSettings
 from alerts.extensions import db
@@ -46,14 +47,14 @@ REPLIES = {
 
 def public_url() -> str:
     """The URL Twilio called: the public base URL plus the path and query string we got."""
-    base = current_app.config["VARSLA_BASE_URL"].rstrip("/")
+    base = settings().base_url
     url = base + request.path
     query = request.query_string.decode("latin-1")
     return f"{url}?{query}" if query else url
 
 
 def _check_signature() -> None:
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    token = settings().twilio_auth_token
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
         logger.warning("twilio webhook refused: TWILIO_AUTH_TOKEN is not configured")
@@ -68,9 +69,9 @@ def _check_signature() -> None:
 def twilio_status():
     """A delivery receipt: move the delivery forward (never back)."""
     _check_signature()
-    settings = DispatcherSettings.from_config(current_app.config)
+    policy = DispatcherSettings.from_app(current_app).retry
     outcome = apply_status_callback(
-        db.session, request.form, reference=request.args.get("ref"), policy=settings.retry
+        db.session, request.form, reference=request.args.get("ref"), policy=policy
     )
     db.session.commit()
     logger.info(

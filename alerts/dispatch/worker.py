@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.config import settings as settings_of
 from alerts.dispatch.channels_config import ChannelFactory, channel_factories, links_from
 from alerts.dispatch.claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from alerts.dispatch.messages import Composer, make_reference
@@ -54,30 +55,25 @@ class DispatcherSettings:
     """How one dispatcher process works. Rates (messages per second, 0 = unlimited) are for
     the whole installation: all dispatcher processes share them (alerts.dispatch.ratelimit)."""
 
+    rates: dict[str, float]
+    retry: RetryPolicy
+    lease_s: float
     concurrency: int = 16
     batch_size: int = 200
-    lease_s: float = 120.0
     # Only a fallback (retries falling due, leases reclaimed): new deliveries wake
     # an idle dispatcher at once (alerts.dispatch.wakeup).
     poll_s: float = 0.5
     reclaim_every_s: float = 5.0
     flush_every_s: float = 0.2
-    rates: dict[str, float] = field(default_factory=lambda: {"sms": 50.0, "email": 20.0})
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @classmethod
-    def from_config(cls, config: Any, **overrides: Any) -> DispatcherSettings:
+    def from_app(cls, app: Flask, **overrides: Any) -> DispatcherSettings:
+        """The installation's rates, retries and lease, with ``overrides`` (None: keep)."""
+        config = settings_of(app)
         settings = cls(
-            rates={
-                "sms": float(config.get("VARSLA_SMS_RATE", 50.0)),
-                "email": float(config.get("VARSLA_EMAIL_RATE", 20.0)),
-            },
-            retry=RetryPolicy(
-                max_attempts=int(config.get("VARSLA_MAX_ATTEMPTS", 6)),
-                base_s=float(config.get("VARSLA_RETRY_BASE_S", 10.0)),
-                max_s=float(config.get("VARSLA_RETRY_MAX_S", 900.0)),
-            ),
-            lease_s=float(config.get("VARSLA_LEASE_S", 120.0)),
+            rates={"sms": config.sms_rate, "email": config.email_rate},
+            retry=RetryPolicy.from_settings(config),
+            lease_s=config.lease_s,
         )
         for name, value in overrides.items():
             if value is not None:
@@ -112,10 +108,10 @@ class Dispatcher:
         factories: dict[str, ChannelFactory] | None = None,
     ) -> None:
         self.app = app
-        self.settings = settings or DispatcherSettings.from_config(app.config)
+        self.settings = settings or DispatcherSettings.from_app(app)
         self.owner = owner or worker_name()
-        self.factories = factories or channel_factories(app.config)
-        self.composer = Composer(links_from(app.config))
+        self.factories = factories or channel_factories(settings_of(app))
+        self.composer = Composer(links_from(settings_of(app)))
         assert db.sessionmaker is not None
         self.limiters = {
             name: SharedTokenBucket(db.sessionmaker, name, rate)
@@ -362,7 +358,7 @@ def start_embedded(app: Flask) -> Callable[[], None]:
     # The same bound as a worker's: sending threads wait on the provider, not on SQLite
     # (only this thread writes), and 4 threads held a 100 ms provider to 39 SMS/s, below
     # the default rate.
-    dispatcher = Dispatcher(app, DispatcherSettings.from_config(app.config))
+    dispatcher = Dispatcher(app, DispatcherSettings.from_app(app))
 
     def run() -> None:
         while not dispatcher.stop_event.is_set():

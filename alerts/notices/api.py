@@ -7,10 +7,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
+from alerts.config import settings
 from alerts.errors import DomainError, MalformedRequest, NotFound
 from alerts.extensions import db
 from alerts.notices import audit
@@ -67,7 +68,7 @@ def json_body() -> Any:
 
 
 def _base_url() -> str:
-    return current_app.config["VARSLA_BASE_URL"]
+    return settings().base_url
 
 
 def notice_or_404(notice_id: str) -> Notice:

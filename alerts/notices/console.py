@@ -9,7 +9,6 @@ from collections.abc import Callable
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Optional
 
+from alerts.config import settings
 from alerts.dispatch.report import delivery_report, revision_sms_preview
 from alerts.errors import DomainError, ValidationFailed
 from alerts.extensions import db
@@ -102,7 +102,7 @@ def notice_detail(notice_id: str):
             db.session,
             notice,
             notice.working_revision or notice.current_revision,
-            current_app.config["VARSLA_BASE_URL"],
+            settings().base_url,
         ),
         form=FlaskForm(),
     )

@@ -6,11 +6,12 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from shapely.geometry import mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.config import settings
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
 from alerts.places.models import Zone
 from channels.base import Circle, NoticeSnapshot, NoticeText, RevisionRef
@@ -45,10 +46,9 @@ def zone_names(session: Session, slugs: list[str]) -> dict[str, str]:
 
 def _settings() -> tuple[str, str, str]:
     if has_app_context():
-        config = current_app.config
-        base = config["VARSLA_BASE_URL"]
-        host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        return base, f"varsla@{host}", config["VARSLA_SENDER_NAME"]
+        config = settings()
+        host = config.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        return config.base_url, f"varsla@{host}", config.sender_name
     return "http://localhost", "varsla@localhost", "Varsla"
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from alerts.config import Settings
 from alerts.places.models import Address
 from geodata.addresses import (
     AddressImportError,
@@ -441,12 +442,11 @@ def _label(row: Mapping[str, Any]) -> str:
     return format_address(row["street"], row["number"], row["letter"], row["postcode"], row["city"])
 
 
-def geocoder_from_config(config: Mapping[str, Any]) -> NominatimGeocoder | None:
+def configured_geocoder(config: Settings) -> NominatimGeocoder | None:
     """The online fallback geocoder ``VARSLA_GEOCODER_URL`` names; None (off) by default."""
-    url = config.get("VARSLA_GEOCODER_URL") or ""
-    if not url:
+    if not config.geocoder_url:
         return None
-    return NominatimGeocoder(url, config.get("VARSLA_GEOCODER_USER_AGENT") or "Varsla")
+    return NominatimGeocoder(config.geocoder_url, config.geocoder_user_agent)
 
 
 def resolve_address(session: Session, text: str) -> Resolution:

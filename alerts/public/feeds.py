@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
+from alerts.config import settings
 from alerts.extensions import db
 from alerts.notices.models import Category, Notice
 from alerts.public import queries as public
@@ -89,13 +90,11 @@ def render_cache(app: Flask | None = None) -> RenderCache:
 
 
 def retention_days() -> float:
-    return float(
-        current_app.config.get("VARSLA_FEED_RETENTION_DAYS", public.DEFAULT_RETENTION_DAYS)
-    )
+    return settings().feed_retention_days
 
 
 def base_url() -> str:
-    return current_app.config["VARSLA_BASE_URL"]
+    return settings().base_url
 
 
 def conditional(
@@ -156,7 +155,7 @@ def requested_category() -> str | None:
 
 def _feed_info(kind: str, zone_slug: str | None, category: str | None, lang: str) -> FeedInfo:
     title, subtitle = TITLES[lang]
-    sender = current_app.config.get("VARSLA_SENDER_NAME", "Varsla")
+    sender = settings().sender_name
     key = f"zones/{zone_slug}" if zone_slug else "notices"
     alternate = f"{base_url()}/"
     if zone_slug:
@@ -227,7 +226,7 @@ def cap_index() -> Response:
             feed_id=feed_urn(f"cap#{lang}"),
             self_url=f"{base_url()}/feeds/cap.atom" + ("?lang=en" if lang == "en" else ""),
             alternate_url=f"{base_url()}/",
-            author_name=current_app.config.get("VARSLA_SENDER_NAME", "Varsla"),
+            author_name=settings().sender_name,
         )
         body = render_cap_index_atom(snapshots, feed=feed, lang=lang)
         return body, last_modified(snapshots, feed)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import get_locale, refresh
 
+from alerts.config import settings
 from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feeds import retention_days
@@ -42,7 +43,6 @@ bp = Blueprint("public", __name__)
 LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 ARCHIVE_PAGE_SIZE = 20
-DEFAULT_TILE_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
 def current_lang() -> str:
@@ -62,7 +62,7 @@ def tile_source(url: str) -> str:
 
 
 def content_security_policy() -> str:
-    tiles = tile_source(current_app.config.get("VARSLA_TILE_URL", ""))
+    tiles = tile_source(settings().tile_url)
     return "; ".join(
         [
             "default-src 'self'",
@@ -166,11 +166,8 @@ def map_features(snapshots: list[NoticeSnapshot], lang: str) -> dict[str, Any]:
 
 
 def map_settings() -> dict[str, str]:
-    config = current_app.config
-    return {
-        "tile_url": config.get("VARSLA_TILE_URL", ""),
-        "tile_attribution": config.get("VARSLA_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
-    }
+    config = settings()
+    return {"tile_url": config.tile_url, "tile_attribution": config.tile_attribution}
 
 
 def subscribe_url() -> str | None:

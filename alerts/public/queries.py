@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 S = NoticeStatus
 ENDED = (S.CANCELLED, S.EXPIRED)
-DEFAULT_RETENTION_DAYS = 7.0
 
 
 class UnknownZone(LookupError):
@@ -143,7 +142,7 @@ def public_notices(
     *,
     zone: str | None = None,
     category: str | None = None,
-    include_ended_days: float = DEFAULT_RETENTION_DAYS,
+    include_ended_days: float,
     now: datetime | None = None,
 ) -> list[Notice]:
     """Active notices and those ended within ``include_ended_days``, newest change first.

@@ -7,10 +7,10 @@ Each command commits once, at the end, and only when it went through.
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from alerts.cli import show_row_errors
+from alerts.config import settings
 from alerts.extensions import db
 
 
@@ -37,7 +37,7 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
     from pathlib import Path
 
     from alerts.errors import DomainError
-    from alerts.places.register import geocoder_from_config
+    from alerts.places.register import configured_geocoder
     from alerts.residents.register_import import ResidentImportError, import_residents
 
     label = source_label or f"import:{Path(file).name}"
@@ -45,7 +45,7 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
         with db.begin() as session:
             report = import_residents(
                 session, file, legal_basis=legal_basis, source_label=label,
-                geocoder=geocoder_from_config(current_app.config),
+                geocoder=configured_geocoder(settings()),
             )  # fmt: skip
     except ResidentImportError as exc:
         click.echo(f"Nothing imported from {file}: {exc}", err=True)

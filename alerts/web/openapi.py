@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify
 from pydantic import BaseModel
 
+from alerts.config import settings
 from alerts.notices.schemas import (
     CancelIn,
     EmptyIn,
@@ -313,4 +314,4 @@ bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 @bp.get("/openapi.json")
 def openapi_json():
     """This app's OpenAPI document."""
-    return jsonify(openapi_document(current_app.config["VARSLA_BASE_URL"]))
+    return jsonify(openapi_document(settings().base_url))

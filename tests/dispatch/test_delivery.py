@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 
 from alerts.dispatch.claim import claim_batch
 from alerts.dispatch.fanout import enqueue_revision
-from alerts.dispatch.outcomes import RetryPolicy, SendReport, apply_reports
+from alerts.dispatch.outcomes import SendReport, apply_reports
+from alerts.dispatch.worker import DispatcherSettings
 from alerts.models import Delivery, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
 from channels.gsm import GSM7, sms_info
@@ -159,7 +160,7 @@ def test_all_clear_waits_for_the_original_in_flight(dispatch_app, db_session, de
         db_session,
         "worker-a",
         [SendReport(held[0], DeliveryResult(Outcome.ACCEPTED, provider_ref="SM1"))],
-        RetryPolicy(),
+        DispatcherSettings.from_app(dispatch_app).retry,
     )
     db_session.commit()
     after = claim_batch(db_session, "worker-b", 10, lease_s=60)

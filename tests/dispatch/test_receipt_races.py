@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from sqlalchemy import select, update
 
+from alerts.config import settings as settings_of
 from alerts.dispatch.channels_config import channel_factories
 from alerts.dispatch.claim import claim_batch, reclaim_expired
 from alerts.dispatch.outcomes import TRANSIENT_RECEIPT_CODES, SendReport, apply_reports
@@ -87,7 +88,7 @@ def _send_with_receipt(
         meanwhile()
     sid = "SM" + secrets.token_hex(16)
     url = f"{STATUS_URL}?ref={claimed.id}.{claimed.attempt}"
-    policy = DispatcherSettings.from_config(app.config).retry
+    policy = DispatcherSettings.from_app(app).retry
     report = SendReport(claimed, DeliveryResult(Outcome.ACCEPTED, provider_ref=sid))
     if receipt_first:
         answer = _post_receipt(app, fake_twilio, url, sid, "undelivered", code)
@@ -184,7 +185,7 @@ def test_replayed_transient_receipt_changes_nothing(dispatch_app, db_session, de
     # Twilio repeats a callback it thinks we did not take; an older "sent" overtook it.
     assert _post_receipt(dispatch_app, fake_twilio, url, sid, "undelivered", "30003") == "ignored"
     assert _post_receipt(dispatch_app, fake_twilio, url, sid, "sent", None) == "ignored"
-    policy = DispatcherSettings.from_config(dispatch_app.config).retry
+    policy = DispatcherSettings.from_app(dispatch_app).retry
     report = SendReport(claimed, DeliveryResult(Outcome.ACCEPTED, provider_ref=sid))
     apply_reports(db_session, "worker-a", [report], policy)
     db_session.commit()
@@ -270,10 +271,10 @@ class _CallsBackBeforeAnswering:
 
 
 def _dispatch_with_early_receipts(app, fake_twilio, codes: list[str]) -> None:
-    factories = channel_factories(app.config)
+    factories = channel_factories(settings_of(app))
     sms = factories["sms"]
     factories["sms"] = lambda: _CallsBackBeforeAnswering(sms(), app, fake_twilio, codes)
-    settings = DispatcherSettings.from_config(app.config, concurrency=1)
+    settings = DispatcherSettings.from_app(app, concurrency=1)
     Dispatcher(app, settings, factories=factories).run(until_idle=True, idle_wait_s=1.0)
 
 

@@ -32,7 +32,7 @@ def test_an_idle_dispatcher_sends_as_soon_as_a_notice_is_published(
 ):
     create_subscriber(db_session, phone="+46701000001")
     db_session.commit()
-    settings = DispatcherSettings.from_config(dispatch_app.config, concurrency=2, poll_s=POLL_S)
+    settings = DispatcherSettings.from_app(dispatch_app, concurrency=2, poll_s=POLL_S)
     dispatcher = Dispatcher(dispatch_app, settings)
     thread = threading.Thread(target=dispatcher.run, daemon=True)
     thread.start()

@@ -159,7 +159,9 @@ def test_deliveries_api_says_why_deliveries_wait_for_another_try(
     headers = api_headers(db_session, desk.author)
     db_session.commit()
     notice = desk.publish(channels=["sms"])
-    run_dispatcher(dispatch_app, retry=RetryPolicy(base_s=600))  # the next try is far off
+    run_dispatcher(
+        dispatch_app, retry=RetryPolicy(max_attempts=6, base_s=600, max_s=900)
+    )  # the next try is far off
 
     body = client.get(f"/api/v1/notices/{notice.id}/deliveries", headers=headers).get_json()
     assert body["by_channel"] == {"sms": {"accepted": 1, "pending": 1}}

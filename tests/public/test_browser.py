@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from alerts.config import settings
 from tests.factories import PASSWORD
 from tests.public.conftest import BERGKARLAS_TEXTS
 
@@ -90,7 +91,9 @@ class _Thread:
 def live_app(app) -> Iterator[str]:
     server = _Thread(make_server("127.0.0.1", 0, app, threaded=True))
     # No tile server here: tile requests fail, and the areas must still be drawn.
-    app.config["VARSLA_TILE_URL"] = server.url + "/no-tiles/{z}/{x}/{y}.png"
+    # (The port is known only now, so the app's settings are replaced after it was built.)
+    tiles = server.url + "/no-tiles/{z}/{x}/{y}.png"
+    app.extensions["varsla_settings"] = settings(app).model_copy(update={"tile_url": tiles})
     yield server.url
     server.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import feedparser
 import pytest
 
+from alerts.config import settings
 from tests.public.conftest import BERGKARLAS_TEXTS, age_notice
 
 BASE = "http://varsla.test"
@@ -64,7 +65,7 @@ def test_all_clear_is_marked_then_dropped_after_retention(client, newsroom, sess
     assert entry.id == f"urn:uuid:{nid}"
     assert entry.title.startswith("Avblåst: ")
 
-    days = app.config["VARSLA_FEED_RETENTION_DAYS"]
+    days = settings(app).feed_retention_days
     age_notice(session, nid, days=days - 0.5)
     assert len(fetch(client, "/feeds/notices.atom")[1].entries) == 1
     age_notice(session, nid, days=days + 0.5)
