@@ -69,8 +69,9 @@ def make_snapshot(**overrides: Any) -> NoticeSnapshot:
     return NoticeSnapshot(**fields)
 
 
-def revise(previous: NoticeSnapshot, *, after: timedelta = timedelta(hours=2),
-           **overrides: Any) -> NoticeSnapshot:
+def revise(
+    previous: NoticeSnapshot, *, after: timedelta = timedelta(hours=2), **overrides: Any
+) -> NoticeSnapshot:
     """The next revision of ``previous`` (an Update unless ``msg_type`` says otherwise)."""
     revision = previous.revision + 1
     when = previous.updated + after

@@ -34,7 +34,7 @@ def contrast_ratio(first: str, second: str) -> float:
     """WCAG 2 contrast ratio of two #rrggbb colours."""
 
     def luminance(colour: str) -> float:
-        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
         linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
         return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -97,8 +97,9 @@ def test_javascript_url_is_refused():
 
 
 def test_script_in_headline_is_plain_text_in_json():
-    hostile = make_snapshot(texts={"sv": NoticeText(headline=HOSTILE_HEADLINE,
-                                                    instruction=HOSTILE_HEADLINE)})
+    hostile = make_snapshot(
+        texts={"sv": NoticeText(headline=HOSTILE_HEADLINE, instruction=HOSTILE_HEADLINE)}
+    )
     body = active_json([hostile], "sv", base_url=BASE_URL)
     assert b"<" not in body and b">" not in body
     (item,) = json.loads(body)["items"]
@@ -107,8 +108,9 @@ def test_script_in_headline_is_plain_text_in_json():
 
 
 def test_script_in_headline_is_escaped_in_banner_html():
-    hostile = make_snapshot(texts={"sv": NoticeText(headline=HOSTILE_HEADLINE,
-                                                    instruction=HOSTILE_HEADLINE)})
+    hostile = make_snapshot(
+        texts={"sv": NoticeText(headline=HOSTILE_HEADLINE, instruction=HOSTILE_HEADLINE)}
+    )
     page = render_banner_html([hostile], "sv", base_url=BASE_URL)
     document = lxml.html.document_fromstring(page)
     assert not document.xpath("//script|//img")
@@ -164,8 +166,14 @@ def test_banner_js_is_packaged_and_follows_the_embedding_rules():
     assert 'createElement("button")' in script
     assert "60000" in script and "visibilitychange" in script
     assert '"role", "alert"' in script and '"aria-live", "polite"' in script
-    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
-                      "document.cookie", "eval("):
+    for forbidden in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "document.cookie",
+        "eval(",
+    ):
         assert forbidden not in script, forbidden
 
 

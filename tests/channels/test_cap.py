@@ -35,7 +35,11 @@ CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 TIME_ELEMENTS = ("sent", "effective", "onset", "expires")
 
 SECOND_RING_LON_LAT = [
-    [14.70, 60.95], [14.72, 60.95], [14.72, 60.96], [14.70, 60.96], [14.70, 60.95],
+    [14.70, 60.95],
+    [14.72, 60.95],
+    [14.72, 60.96],
+    [14.70, 60.96],
+    [14.70, 60.95],
 ]
 MULTIPOLYGON = {
     "type": "MultiPolygon",
@@ -89,7 +93,8 @@ def test_alert_has_one_info_per_language_with_the_notice_fields():
     assert texts(document, "cap:info/cap:language") == ["sv-SE", "en-US"]
     assert texts(document, "cap:info/cap:category") == ["Infra", "Infra"]
     assert texts(document, "cap:info/cap:headline") == [
-        "Koka vattnet i Gesunda", "Boil water in Gesunda",
+        "Koka vattnet i Gesunda",
+        "Boil water in Gesunda",
     ]
     assert texts(document, "cap:info/cap:severity") == ["Severe", "Severe"]
     assert texts(document, "cap:info/cap:urgency") == ["Immediate", "Immediate"]
@@ -219,7 +224,9 @@ def test_cap_index_has_one_entry_per_revision_linking_its_cap_document():
     entries = document.findall(f"{atom}entry")
     assert [e.findtext(f"{{{CAP_NS}}}msgType") for e in entries] == ["Cancel", "Update", "Alert"]
     assert [e.findtext(f"{{{CAP_NS}}}identifier") for e in entries] == [
-        CANCEL.identifier, UPDATE.identifier, ORIGINAL.identifier,
+        CANCEL.identifier,
+        UPDATE.identifier,
+        ORIGINAL.identifier,
     ]
     assert entries[2].findtext(f"{{{CAP_NS}}}sent") == "2026-11-24T08:15:00+01:00"
     assert body == render_cap_index_atom([CANCEL, ORIGINAL, UPDATE], feed=feed)

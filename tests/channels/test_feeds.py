@@ -98,19 +98,20 @@ def test_atom_entry_links_its_cap_document_with_rel_and_type():
     snapshot = make_snapshot()
     (entry,) = atom([snapshot]).entries
     related = [link for link in entry.links if link.rel == "related"]
-    assert related == [
-        {"rel": "related", "type": "application/cap+xml", "href": snapshot.cap_url}
-    ]
+    assert related == [{"rel": "related", "type": "application/cap+xml", "href": snapshot.cap_url}]
     alternate = [link for link in entry.links if link.rel == "alternate"]
     assert alternate[0]["type"] == "text/html"
 
 
 def test_update_keeps_the_entry_id_changes_updated_and_marks_the_title():
     original = make_snapshot()
-    update = revise(original, texts={
-        "sv": NoticeText(headline="Koka vattnet i Gesunda och Vinäs"),
-        "en": NoticeText(headline="Boil water in Gesunda and Vinäs"),
-    })
+    update = revise(
+        original,
+        texts={
+            "sv": NoticeText(headline="Koka vattnet i Gesunda och Vinäs"),
+            "en": NoticeText(headline="Boil water in Gesunda and Vinäs"),
+        },
+    )
     (before,) = atom([original]).entries
     (after,) = atom([update]).entries
     assert after.id == before.id == f"urn:uuid:{original.notice_id}"
@@ -138,8 +139,9 @@ def test_ended_notices_are_marked(lang, all_clear, expired):
 def test_entries_come_newest_update_first():
     older = make_snapshot(notice_id=OTHER_ID)
     newer = revise(make_snapshot(), after=timedelta(minutes=5))
-    oldest = make_snapshot(notice_id=uuid.uuid4(), sent=SENT - timedelta(days=1),
-                           updated=SENT - timedelta(days=1))
+    oldest = make_snapshot(
+        notice_id=uuid.uuid4(), sent=SENT - timedelta(days=1), updated=SENT - timedelta(days=1)
+    )
     expected = [f"urn:uuid:{s.notice_id}" for s in (newer, older, oldest)]
     assert [e.id for e in atom([oldest, older, newer]).entries] == expected
     assert [e.id for e in rss([oldest, older, newer]).entries] == expected
@@ -171,9 +173,10 @@ def test_identical_content_renders_identical_bytes_and_etag():
             render(again, feed=feed_info(kind), lang="sv"), newest
         )
     changed = render_atom([revise(first[0]), first[1]], feed=feed_info(), lang="sv")
-    assert feed_validators(changed, SENT)[0] != feed_validators(
-        render_atom(first, feed=feed_info(), lang="sv"), SENT
-    )[0]
+    assert (
+        feed_validators(changed, SENT)[0]
+        != feed_validators(render_atom(first, feed=feed_info(), lang="sv"), SENT)[0]
+    )
 
 
 def test_feed_updated_is_its_newest_entry_not_the_clock():
@@ -188,9 +191,10 @@ def test_feed_updated_is_its_newest_entry_not_the_clock():
 
 
 def test_feed_validators_give_strong_etag_and_http_date():
-    etag, last_modified = feed_validators(b"<feed/>", datetime(2026, 11, 24, 8, 15, 30, 999,
-                                                              tzinfo=UTC))
-    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith('W/')
+    etag, last_modified = feed_validators(
+        b"<feed/>", datetime(2026, 11, 24, 8, 15, 30, 999, tzinfo=UTC)
+    )
+    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
     assert last_modified == "Tue, 24 Nov 2026 08:15:30 GMT"
 
 
@@ -215,9 +219,15 @@ def _no_markup_elements(document) -> None:
 
 
 def test_script_in_headline_stays_text_in_atom_and_rss():
-    hostile = make_snapshot(texts={"sv": NoticeText(
-        headline=HOSTILE_HEADLINE, description=HOSTILE_HEADLINE, instruction="Koka vattnet.",
-    )})
+    hostile = make_snapshot(
+        texts={
+            "sv": NoticeText(
+                headline=HOSTILE_HEADLINE,
+                description=HOSTILE_HEADLINE,
+                instruction="Koka vattnet.",
+            )
+        }
+    )
     atom_body = render_atom([hostile], feed=feed_info(), lang="sv")
     document = etree.fromstring(atom_body)
     _no_markup_elements(document)
