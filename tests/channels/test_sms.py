@@ -6,18 +6,27 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from channels.base import Message, NoticeText, Outcome, Recipient
+from channels.compose.sms import compose_sms
 from channels.gsm import GSM7, UCS2, sms_info
-from channels.local_outbox import LocalOutbox
-from channels.sms import (
+from channels.providers.local_outbox import LocalOutbox
+from channels.providers.twilio import (
+    TRANSIENT_RECEIPT_ERROR_CODES,
     TWILIO_ERROR_OUTCOMES,
+    TWILIO_OPT_OUT_CODE,
     RebasedTwilioHttpClient,
     TwilioSms,
-    compose_sms,
+    inbound_keyword,
+    is_opt_out_error,
+    is_transient_receipt_error,
+    is_valid_signature,
     map_status_callback,
     parse_retry_after,
+    receipt_error_outcome,
+    twiml_reply,
 )
 from tests.channels.conftest import create_snapshot
 from tests.fakes.twilio_server import FakeTwilio
@@ -38,8 +47,12 @@ def create_channel(fake: FakeTwilio, **overrides) -> TwilioSms:
     return TwilioSms(fake.account_sid, fake.auth_token, **kwargs)
 
 
-def sms_message(body: str = "Koka vattnet i Bergkarlås", *, reference: str = "dlv-1",
-                expires: datetime | None = None) -> Message:
+def sms_message(
+    body: str = "Koka vattnet i Bergkarlås",
+    *,
+    reference: str = "dlv-1",
+    expires: datetime | None = None,
+) -> Message:
     return Message(body=body, reference=reference, expires=expires)
 
 
@@ -60,21 +73,28 @@ def test_compose_swedish_alert():
 
 
 def test_compose_english_update_and_all_clear_prefixes():
-    update = compose_sms(create_snapshot(msg_type="Update", revision=2), "en", link=LINK,
-                         reference="r")
+    update = compose_sms(
+        create_snapshot(msg_type="Update", revision=2), "en", link=LINK, reference="r"
+    )
     assert update.body.startswith("UPDATE: Boil water in Bergkarlås\n")
-    sv_update = compose_sms(create_snapshot(msg_type="Update", revision=2), "sv", link=LINK,
-                            reference="r")
+    sv_update = compose_sms(
+        create_snapshot(msg_type="Update", revision=2), "sv", link=LINK, reference="r"
+    )
     assert sv_update.body.startswith("UPPDATERING: Koka vattnet i Bergkarlås\n")
-    clear = create_snapshot(msg_type="Cancel", status="cancelled", texts={
-        "sv": NoticeText("Vattnet går att dricka igen", "", "Spola kranen en stund."),
-        "en": NoticeText("The water is safe to drink again", "", "Run the tap for a while."),
-    })
+    clear = create_snapshot(
+        msg_type="Cancel",
+        status="cancelled",
+        texts={
+            "sv": NoticeText("Vattnet går att dricka igen", "", "Spola kranen en stund."),
+            "en": NoticeText("The water is safe to drink again", "", "Run the tap for a while."),
+        },
+    )
     assert compose_sms(clear, "sv", link=LINK, reference="r").body == (
         f"AVBLÅST: Vattnet går att dricka igen\nSpola kranen en stund.\n{LINK}"
     )
     assert compose_sms(clear, "en", link=LINK, reference="r").body.startswith(
-        "ALL CLEAR: The water is safe to drink again\n")
+        "ALL CLEAR: The water is safe to drink again\n"
+    )
 
 
 def test_compose_falls_back_to_swedish_for_unknown_language():
@@ -84,10 +104,14 @@ def test_compose_falls_back_to_swedish_for_unknown_language():
 
 
 def test_compose_straightens_typography_to_stay_gsm7():
-    snapshot = create_snapshot(texts={"sv": NoticeText(
-        headline="Koka vattnet – Bergkarlås",
-        instruction="Koka ”allt” vatten…",
-    )})
+    snapshot = create_snapshot(
+        texts={
+            "sv": NoticeText(
+                headline="Koka vattnet – Bergkarlås",
+                instruction="Koka ”allt” vatten…",
+            )
+        }
+    )
     body = compose_sms(snapshot, "sv", link=LINK, reference="r").body
     assert body == f'Koka vattnet - Bergkarlås\nKoka "allt" vatten...\n{LINK}'
     assert sms_info(body).encoding == GSM7
@@ -95,11 +119,15 @@ def test_compose_straightens_typography_to_stay_gsm7():
 
 def test_compose_truncates_description_not_link():
     long_description = " ".join(["Prover visar bakterier i dricksvattnet."] * 30)
-    snapshot = create_snapshot(texts={"sv": NoticeText(
-        headline="Koka vattnet i Bergkarlås",
-        description=long_description,
-        instruction="Koka vattnet i minst en minut.",
-    )})
+    snapshot = create_snapshot(
+        texts={
+            "sv": NoticeText(
+                headline="Koka vattnet i Bergkarlås",
+                description=long_description,
+                instruction="Koka vattnet i minst en minut.",
+            )
+        }
+    )
     body = compose_sms(snapshot, "sv", link=LINK, reference="r").body
     info = sms_info(body)
     assert info.encoding == GSM7
@@ -112,11 +140,15 @@ def test_compose_truncates_description_not_link():
 
 
 def test_compose_ucs2_keeps_within_three_parts_of_67():
-    snapshot = create_snapshot(texts={"sv": NoticeText(
-        headline="💧 Koka vattnet i Bergkarlås",
-        description="Bakterier i dricksvattnet. " * 20,
-        instruction="Koka vattnet i minst en minut.",
-    )})
+    snapshot = create_snapshot(
+        texts={
+            "sv": NoticeText(
+                headline="💧 Koka vattnet i Bergkarlås",
+                description="Bakterier i dricksvattnet. " * 20,
+                instruction="Koka vattnet i minst en minut.",
+            )
+        }
+    )
     body = compose_sms(snapshot, "sv", link=LINK, reference="r").body
     info = sms_info(body)
     assert info.encoding == UCS2
@@ -174,8 +206,9 @@ def test_expired_message_is_not_sent(fake_twilio):
 
 def test_messaging_service_sid_without_from(fake_twilio):
     service = "MG" + "ab" * 16
-    channel = create_channel(fake_twilio, from_number=None, messaging_service_sid=service,
-                             status_callback_url=None)
+    channel = create_channel(
+        fake_twilio, from_number=None, messaging_service_sid=service, status_callback_url=None
+    )
     assert channel.send(Recipient(RESIDENT), sms_message()).ok
     [got] = fake_twilio.messages
     assert got.messaging_service_sid == service
@@ -218,8 +251,10 @@ def test_rate_limit_honours_retry_after(fake_twilio):
 def test_permanent_failure_does_not_stop_the_batch(fake_twilio):
     fake_twilio.faults["+46700000000"] = "21211"
     channel = create_channel(fake_twilio)
-    outcomes = [channel.send(Recipient(n), sms_message()).outcome
-                for n in ("+46700000001", "+46700000000", "+46700000002")]
+    outcomes = [
+        channel.send(Recipient(n), sms_message()).outcome
+        for n in ("+46700000001", "+46700000000", "+46700000002")
+    ]
     assert outcomes == [Outcome.ACCEPTED, Outcome.FAILED, Outcome.ACCEPTED]
     assert [m.to for m in fake_twilio.messages] == ["+46700000001", "+46700000002"]
 
@@ -246,8 +281,12 @@ def test_wrong_credentials_are_retry_not_failed(fake_twilio):
     """A wrong auth token is our configuration, not the resident's number: the message is
     kept for retry (error 20003) and the dispatcher's attempt limit ends it if nobody fixes it.
     """
-    channel = TwilioSms(fake_twilio.account_sid, "wrong-token", from_number="MotalaKommun",
-                        api_base_url=fake_twilio.url)
+    channel = TwilioSms(
+        fake_twilio.account_sid,
+        "wrong-token",
+        from_number="MotalaKommun",
+        api_base_url=fake_twilio.url,
+    )
     result = channel.send(Recipient(RESIDENT), sms_message())
     assert result.outcome is Outcome.RETRY
     assert result.error_code == "20003"
@@ -263,11 +302,13 @@ def test_error_table_is_a_plain_dict():
 def test_rebase_only_touches_twilio_hosts():
     client = RebasedTwilioHttpClient("http://127.0.0.1:8088")
     assert client.rebase("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?x=1") == (
-        "http://127.0.0.1:8088/2010-04-01/Accounts/AC1/Messages.json?x=1")
+        "http://127.0.0.1:8088/2010-04-01/Accounts/AC1/Messages.json?x=1"
+    )
     assert client.rebase("https://api.dublin.ie1.twilio.com/a") == "http://127.0.0.1:8088/a"
     assert client.rebase("https://example.com/a") == "https://example.com/a"
     assert RebasedTwilioHttpClient().rebase("https://api.twilio.com/a") == (
-        "https://api.twilio.com/a")
+        "https://api.twilio.com/a"
+    )
 
 
 def test_parse_retry_after():
@@ -283,9 +324,16 @@ def test_parse_retry_after():
 
 @pytest.mark.parametrize(
     ("twilio_status", "ours"),
-    [("queued", "accepted"), ("accepted", "accepted"), ("sending", "sent"), ("sent", "sent"),
-     ("delivered", "delivered"), ("read", "delivered"), ("undelivered", "undelivered"),
-     ("failed", "failed")],
+    [
+        ("queued", "accepted"),
+        ("accepted", "accepted"),
+        ("sending", "sent"),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("read", "delivered"),
+        ("undelivered", "undelivered"),
+        ("failed", "failed"),
+    ],
 )
 def test_map_status_callback(twilio_status, ours):
     assert map_status_callback({"MessageStatus": twilio_status}) == (ours, None)
@@ -293,7 +341,9 @@ def test_map_status_callback(twilio_status, ours):
 
 def test_map_status_callback_error_code_and_unknown_status():
     assert map_status_callback({"MessageStatus": "undelivered", "ErrorCode": "30003"}) == (
-        "undelivered", "30003")
+        "undelivered",
+        "30003",
+    )
     assert map_status_callback({"MessageStatus": "teleported"}) == (None, None)
 
 
@@ -307,8 +357,9 @@ def test_fake_sends_signed_status_callback(fake_twilio):
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self):
             length = int(self.headers["Content-Length"])
-            received["params"] = {k: v[-1] for k, v in
-                                  parse_qs(self.rfile.read(length).decode()).items()}
+            received["params"] = {
+                k: v[-1] for k, v in parse_qs(self.rfile.read(length).decode()).items()
+            }
             received["signature"] = self.headers["X-Twilio-Signature"]
             received["path"] = self.path
             self.send_response(204)
@@ -349,3 +400,54 @@ def test_local_outbox_sends_nothing_and_accepts():
     assert result.outcome is Outcome.ACCEPTED
     assert result.provider_ref == "local-dlv-9"
     assert LocalOutbox("email").name == "email"
+
+
+# --- what the app's webhooks and outcome recording use from the Twilio provider ---
+
+
+def test_opt_out_and_receipt_codes_are_classified_in_one_place():
+    assert TWILIO_OPT_OUT_CODE == 21610
+    assert is_opt_out_error("21610") and is_opt_out_error(21610)
+    assert not is_opt_out_error("30003") and not is_opt_out_error(None)
+    assert {"30001", "30003", "30008", "30017"} == TRANSIENT_RECEIPT_ERROR_CODES
+    assert is_transient_receipt_error("30003") and not is_transient_receipt_error("30005")
+    assert receipt_error_outcome("21610") is Outcome.OPTED_OUT
+    assert receipt_error_outcome("30008") is Outcome.RETRY
+    assert receipt_error_outcome("30006") is Outcome.FAILED
+    assert receipt_error_outcome("not a code") is Outcome.FAILED
+    assert TWILIO_ERROR_OUTCOMES[TWILIO_OPT_OUT_CODE] is Outcome.OPTED_OUT
+
+
+@pytest.mark.parametrize(
+    ("body", "keyword"),
+    [
+        ("STOP", "stop"),
+        ("sluta.", "stop"),
+        ("Stopp", "stop"),
+        (" start please", "start"),
+        ("Börja", "start"),
+        ("hjälp!", "help"),
+        ("Tack", None),
+        ("", None),
+    ],
+)
+def test_inbound_keyword(body, keyword):
+    assert inbound_keyword(body) == keyword
+
+
+def test_twiml_reply_escapes_text_and_may_say_nothing():
+    reply = etree.fromstring(twiml_reply('Svara STOPP <nu> & "sen"').encode())
+    assert reply.tag == "Response"
+    assert reply.findtext("Message") == 'Svara STOPP <nu> & "sen"'
+    assert len(etree.fromstring(twiml_reply(None).encode())) == 0
+
+
+def test_signature_check_accepts_twilios_and_refuses_others():
+    url = "https://varsla.motala.example/webhooks/twilio/inbound"
+    params = {"From": RESIDENT, "Body": "STOP"}
+    signature = RequestValidator("secret").compute_signature(url, params)
+    assert is_valid_signature("secret", url, params, signature)
+    assert not is_valid_signature("other", url, params, signature)
+    assert not is_valid_signature("secret", url, {**params, "Body": "START"}, signature)
+    assert not is_valid_signature("secret", url, params, None)
+    assert not is_valid_signature("", url, params, signature)
