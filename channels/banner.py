@@ -2,7 +2,8 @@
 
 The web layer picks the snapshots (a zone's or a point's active notices, plus
 recent all-clears if it wants them shown) and serves what these functions
-return. Everything here is deterministic: no clock, no request.
+return. Everything here is deterministic: no clock, no request. The iframe
+document is ``templates/banner.html``.
 
 Severity is always shown as a text label and a symbol, never by colour alone;
 each colour pair below has a contrast ratio of at least 4.5:1 (WCAG AA), which
@@ -11,7 +12,6 @@ each colour pair below has a contrast ratio of at least 4.5:1 (WCAG AA), which
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from collections.abc import Iterable
@@ -20,16 +20,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from channels.base import SEVERITY_ORDER, NoticeSnapshot
-from channels.cap import (
-    CATEGORY_LABELS,
-    SEVERITY_LABELS,
-    label,
-    status_key,
-    status_label,
-    text_language,
-    ui_language,
-)
+from channels.base import SEVERITY_ORDER, NoticeSnapshot, ui_language
+from channels.labels import category_label, severity_label, status_key, status_label
+from channels.templating import render
 
 logger = logging.getLogger(__name__)
 
@@ -51,19 +44,6 @@ SYMBOLS = {
     "ended": "\u2713",  # check mark
 }
 ALERTING_SEVERITIES = frozenset({"Extreme", "Severe"})
-
-UI_TEXT = {
-    "sv": {
-        "title": "Aktuella störningar",
-        "empty": "Inga aktuella störningar.",
-        "more": "Läs mer",
-    },
-    "en": {
-        "title": "Current notices",
-        "empty": "No current notices.",
-        "more": "Read more",
-    },
-}
 
 
 def _sort_key(snapshot: NoticeSnapshot) -> tuple[bool, int, float, str]:
@@ -111,13 +91,13 @@ def _item(snapshot: NoticeSnapshot, lang: str, base_url: str) -> dict[str, Any]:
     return {
         "id": str(snapshot.notice_id),
         "revision": snapshot.revision,
-        "lang": text_language(snapshot, lang),
+        "lang": snapshot.text_language(lang),
         "headline": text.headline,
         "instruction": text.instruction,
         "severity": snapshot.severity,
-        "severity_label": label(SEVERITY_LABELS, lang, snapshot.severity),
+        "severity_label": severity_label(snapshot.severity, lang),
         "category": snapshot.category,
-        "category_label": label(CATEGORY_LABELS, lang, snapshot.category),
+        "category_label": category_label(snapshot.category, lang),
         "url": notice_url(snapshot, base_url),
         "updated": snapshot.updated.astimezone(UTC).replace(microsecond=0).isoformat(),
         "ended": snapshot.ended,
@@ -160,26 +140,6 @@ def active_json(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_url: str
     return body.encode("utf-8")
 
 
-def _css() -> str:
-    rules = [
-        "*{box-sizing:border-box}",
-        "html,body{margin:0;padding:0;background:#ffffff;color:#1f1f1f;"
-        "font:16px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
-        ".varsla{list-style:none;margin:0;padding:0}",
-        ".notice{margin:0 0 4px;padding:10px 12px;border-left:6px solid currentColor}",
-        ".label{font-weight:700;margin-right:.5em}",
-        ".sym{margin-right:.35em}",
-        ".headline{font-weight:700}",
-        ".instruction{margin:.25em 0 0}",
-        "a{color:inherit;text-decoration:underline}",
-        "a:focus-visible{outline:3px solid currentColor;outline-offset:2px}",
-        ".empty{margin:0;padding:10px 12px}",
-    ]
-    for key, (background, foreground) in PALETTE.items():
-        rules.append(f".sev-{key}{{background:{background};color:{foreground}}}")
-    return "".join(rules)
-
-
 def render_banner_html(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_url: str) -> str:
     """A self-contained HTML document for the ``/banner`` iframe (inline CSS, no script).
 
@@ -188,46 +148,30 @@ def render_banner_html(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_u
     Links open the notice in a new tab (the iframe is someone else's page).
     """
     lang = ui_language(lang)
-    items = ordered(snapshots)
-    ui = UI_TEXT[lang]
-    esc = html.escape
-    region = 'role="alert"' if is_alerting(items) else 'aria-live="polite"'
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{lang}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>{esc(ui['title'])}</title>",
-        f"<style>{_css()}</style>",
-        "</head>",
-        "<body>",
-        f'<section {region} aria-label="{esc(ui["title"])}">',
-    ]
-    if not items:
-        parts.append(f'<p class="empty">{esc(ui["empty"])}</p>')
-    else:
-        parts.append('<ul class="varsla">')
-        for snapshot in items:
-            text = snapshot.text(lang)
-            key = palette_key(snapshot)
-            severity = label(SEVERITY_LABELS, lang, snapshot.severity)
-            marker = status_label(snapshot, lang)
-            shown_label = f"{marker} · {severity}" if marker else severity
-            parts.append(
-                f'<li class="notice sev-{esc(key)}" lang="{esc(text_language(snapshot, lang))}">'
-                f'<span class="sym" aria-hidden="true">{SYMBOLS[key]}</span>'
-                f'<span class="label">{esc(shown_label)}</span>'
-                f'<a class="headline" href="{esc(notice_url(snapshot, base_url))}"'
-                f' target="_blank" rel="noopener noreferrer">{esc(text.headline)}</a>'
-            )
-            if text.instruction:
-                parts.append(f'<p class="instruction">{esc(text.instruction)}</p>')
-            parts.append("</li>")
-        parts.append("</ul>")
-    parts += ["</section>", "</body>", "</html>", ""]
-    return "\n".join(parts)
+    ordered_snapshots = ordered(snapshots)
+    items = []
+    for snapshot in ordered_snapshots:
+        text = snapshot.text(lang)
+        key = palette_key(snapshot)
+        items.append(
+            {
+                "key": key,
+                "symbol": SYMBOLS[key],
+                "lang": snapshot.text_language(lang),
+                "status_label": status_label(snapshot, lang),
+                "severity_label": severity_label(snapshot.severity, lang),
+                "url": notice_url(snapshot, base_url),
+                "headline": text.headline,
+                "instruction": text.instruction,
+            }
+        )
+    return render(
+        "banner.html",
+        lang,
+        palette=PALETTE,
+        alerting=is_alerting(ordered_snapshots),
+        items=items,
+    )
 
 
 def banner_js() -> bytes:

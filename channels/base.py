@@ -1,9 +1,19 @@
-"""What every channel shares: the notice as channels see it, and the push interface.
+"""What every channel shares: the notice as channels see it, languages, local time, the push interface.
 
 Channels never import the database or Flask. The application turns a notice
-revision into a :class:`NoticeSnapshot` and hands it over; push channels
-(SMS, email) compose a message from it and ``send`` it to one recipient, pull
-channels (feeds, CAP, banner) render snapshots to bytes.
+revision into a :class:`NoticeSnapshot` and hands it over; composers
+(``channels.compose``) turn it into a :class:`Message`, providers
+(``channels.providers``) ``send`` that to one :class:`Recipient` and answer
+with a :class:`DeliveryResult`; pull channels (feeds, CAP, banner) render
+snapshots to bytes.
+
+The one home of two rules the whole product follows, for the app too:
+
+* language fallback: :func:`ui_language` (which of our languages a request
+  means) and :func:`effective_language` (which language a text is shown in:
+  the wanted one, else Swedish, else any);
+* local time: :data:`LOCAL_TZ`, :func:`to_local`, :func:`from_local` and
+  :func:`local_time` (``2026-11-24 08:15`` as residents read it).
 """
 
 from __future__ import annotations
@@ -13,14 +23,20 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 logger = logging.getLogger(__name__)
 
+#: Our languages, the primary one first.
 LANGUAGES = ("sv", "en")
+DEFAULT_LANGUAGE = "sv"
+
+#: The time zone every resident-facing time is shown in.
+LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 
 # CAP 1.2 <category> for each of our notice categories.
 CAP_CATEGORY = {
@@ -34,6 +50,49 @@ CAP_CATEGORY = {
 }
 
 SEVERITY_ORDER = {"Extreme": 0, "Severe": 1, "Moderate": 2, "Minor": 3, "Unknown": 4}
+
+
+def ui_language(requested: str | None) -> str:
+    """One of :data:`LANGUAGES` for a requested code: ``en-GB`` -> ``en``; unknown -> ``sv``."""
+    primary = (requested or DEFAULT_LANGUAGE).split("-")[0].split("_")[0].lower()
+    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def effective_language(available: Iterable[str], wanted: str | None) -> str:
+    """The language to show something in, out of the ``available`` ones.
+
+    ``wanted`` as given when available (so a language outside
+    :data:`LANGUAGES` still works), else its :func:`ui_language` (``en-GB`` ->
+    ``en``), else Swedish, else the first available. ``available`` is any
+    iterable of language codes, e.g. a ``{lang: text}`` mapping. Raises
+    ``LookupError`` when nothing is available.
+    """
+    languages = list(available)
+    for candidate in (wanted, ui_language(wanted), DEFAULT_LANGUAGE, *languages):
+        if candidate in languages:
+            return candidate  # type: ignore[return-value]  # None is never in languages
+    raise LookupError("nothing available in any language")
+
+
+def to_local(moment: datetime) -> datetime:
+    """``moment`` in :data:`LOCAL_TZ`. A naive datetime is taken as UTC, what the database keeps."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TZ)
+
+
+def from_local(wall_clock: datetime) -> datetime:
+    """A naive wall-clock time as typed in Sweden (a form's ``datetime-local``), made aware."""
+    if wall_clock.tzinfo is not None:
+        return wall_clock
+    return wall_clock.replace(tzinfo=LOCAL_TZ)
+
+
+def local_time(moment: datetime | None) -> str:
+    """``2026-11-24 08:15``: Swedish wall-clock time, as residents read it ("" for None)."""
+    if moment is None:
+        return ""
+    return to_local(moment).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -101,12 +160,32 @@ class NoticeSnapshot:
     def ended(self) -> bool:
         return self.status in ("cancelled", "expired") or self.msg_type == "Cancel"
 
-    def text(self, lang: str) -> NoticeText:
-        """The wording in ``lang``, falling back to Swedish, then any language."""
-        for candidate in (lang, "sv", *self.texts):
-            if candidate in self.texts:
-                return self.texts[candidate]
-        raise LookupError("notice has no texts")
+    @property
+    def kind(self) -> str:
+        """ "Cancel" for an all-clear, "Update" for an update, "Alert" otherwise."""
+        if self.msg_type == "Cancel" or self.status == "cancelled":
+            return "Cancel"
+        if self.msg_type == "Update":
+            return "Update"
+        return "Alert"
+
+    def text_language(self, wanted: str | None) -> str:
+        """The language :meth:`text` answers in for ``wanted`` (see :func:`effective_language`)."""
+        try:
+            return effective_language(self.texts, wanted)
+        except LookupError:
+            raise LookupError("notice has no texts") from None
+
+    def text(self, wanted: str | None) -> NoticeText:
+        """The wording in ``wanted``, falling back to Swedish, then any language."""
+        return self.texts[self.text_language(wanted)]
+
+    def area_text(self, wanted: str | None) -> str:
+        """The area's description in ``wanted`` with the same fallback ("" when there is none)."""
+        described = [lang for lang, text in self.area_description.items() if text]
+        if not described:
+            return ""
+        return self.area_description[effective_language(described, wanted)]
 
     def languages(self) -> tuple[str, ...]:
         return tuple(lang for lang in LANGUAGES if lang in self.texts) or tuple(self.texts)
@@ -160,22 +239,39 @@ class Message:
     expires: datetime | None = None  # do not deliver after this
 
 
-class PushChannel(ABC):
-    """A channel that sends one message to one recipient.
+def message_kind(snapshot: NoticeSnapshot) -> str:
+    """ "Cancel" for an all-clear, "Update" for an update, "Alert" otherwise."""
+    return snapshot.kind
 
-    Subclasses set ``name`` and implement ``try_send``; ``send`` adds timing
-    and logging and turns unexpected exceptions into a RETRY result so one bad
-    message can never stop a dispatcher.
+
+class PushChannel(ABC):
+    """A provider that sends one message to one recipient (the push interface).
+
+    Subclasses set ``name`` and their limits as class attributes, take their
+    configuration in the constructor and implement ``try_send``; ``send`` adds
+    timing and logging and turns unexpected exceptions into a RETRY result so
+    one bad message can never stop a dispatcher.
     """
 
-    name: ClassVar[str]
+    #: The channel this provider serves: "sms" or "email" (the dispatcher's key).
+    name: str
     #: True when the channel only writes to the local outbox and sends nothing.
     local_only: ClassVar[bool] = False
+    #: The longest ``Message.body`` the provider takes, in characters (None: no limit).
+    #: A longer body fails here, before a request the provider would refuse.
+    body_maxlen: ClassVar[int | None] = None
 
     def send(self, recipient: Recipient, message: Message) -> DeliveryResult:
         started = time.perf_counter()
         try:
-            result = self.try_send(recipient, message)
+            if self.body_maxlen is not None and len(message.body) > self.body_maxlen:
+                result = DeliveryResult(
+                    Outcome.FAILED,
+                    error_code="body_too_long",
+                    error=f"{len(message.body)} characters, {self.name} takes {self.body_maxlen}",
+                )
+            else:
+                result = self.try_send(recipient, message)
         except Exception as exc:
             logger.exception("%s: unexpected error sending %s", self.name, message.reference)
             result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))

@@ -6,9 +6,8 @@ per language, the area as closed ``lat,lon`` polygons and ``lat,lon radius_km``
 circles. CAP times must carry a numeric offset and no fractions (the schema's
 pattern forbids ``Z``), so they are written in Swedish local time.
 
-This module also holds what the feeds and the banner share about notices:
-localised labels, the "Uppdaterad:/Avblåst:" title markers and the area as
-lat/lon rings.
+The area as lat/lon rings lives here too: the feeds' GeoRSS uses it.
+Localised labels are in :mod:`channels.labels`.
 """
 
 from __future__ import annotations
@@ -18,11 +17,25 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from channels.base import CAP_CATEGORY, Circle, NoticeSnapshot
+from channels.base import (
+    CAP_CATEGORY,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    LOCAL_TZ,
+    Circle,
+    NoticeSnapshot,
+    ui_language,
+)
+from channels.i18n import translate
+from channels.labels import CATEGORY_MSGIDS, SEVERITY_MSGIDS, area_description, default_event
+
+# Deprecated re-exports (see the end of this module).
+from channels.labels import marked_headline as marked_headline
+from channels.labels import status_key as status_key
+from channels.labels import status_label as status_label
 
 if TYPE_CHECKING:
     from channels.feeds import FeedInfo
@@ -31,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP_MEDIA_TYPE = "application/cap+xml"
-LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 
 #: CAP allows more, but aggregators (and the EU-Alert profiles) cap polygons here.
 MAX_POLYGON_POINTS = 250
@@ -42,118 +54,9 @@ URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
 CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
 
-CATEGORY_LABELS = {
-    "sv": {
-        "water": "Dricksvatten",
-        "wastewater": "Avlopp",
-        "district_heating": "Fjärrvärme",
-        "electricity": "El",
-        "roads": "Vägar och trafik",
-        "waste": "Avfall",
-        "other": "Övrigt",
-    },
-    "en": {
-        "water": "Drinking water",
-        "wastewater": "Wastewater",
-        "district_heating": "District heating",
-        "electricity": "Electricity",
-        "roads": "Roads and traffic",
-        "waste": "Waste collection",
-        "other": "Other",
-    },
-}
-
-# The CAP <event> when the snapshot does not name one.
-DEFAULT_EVENT = {
-    "sv": {
-        "water": "Störning i dricksvattnet",
-        "wastewater": "Störning i avloppet",
-        "district_heating": "Störning i fjärrvärmen",
-        "electricity": "Elavbrott",
-        "roads": "Trafikstörning",
-        "waste": "Störning i avfallshämtningen",
-        "other": "Meddelande",
-    },
-    "en": {
-        "water": "Drinking water disruption",
-        "wastewater": "Wastewater disruption",
-        "district_heating": "District heating disruption",
-        "electricity": "Power outage",
-        "roads": "Traffic disruption",
-        "waste": "Waste collection disruption",
-        "other": "Notice",
-    },
-}
-
-SEVERITY_LABELS = {
-    "sv": {
-        "Extreme": "Mycket allvarligt",
-        "Severe": "Allvarligt",
-        "Moderate": "Måttligt",
-        "Minor": "Information",
-        "Unknown": "Okänd allvarlighet",
-    },
-    "en": {
-        "Extreme": "Extreme",
-        "Severe": "Severe",
-        "Moderate": "Moderate",
-        "Minor": "Information",
-        "Unknown": "Unknown severity",
-    },
-}
-
-# What a title says about a revision: an update, an all-clear, an expiry.
-STATUS_LABELS = {
-    "sv": {"updated": "Uppdaterad", "all_clear": "Avblåst", "expired": "Upphört"},
-    "en": {"updated": "Updated", "all_clear": "All clear", "expired": "Expired"},
-}
-
 
 class AreaError(ValueError):
     """The area cannot be written as CAP/GeoRSS polygons (too many points, bad coordinates)."""
-
-
-def ui_language(lang: str) -> str:
-    """Our language code for a requested one: ``en-GB`` -> ``en``; unknown -> ``sv``."""
-    base = (lang or "sv").split("-")[0].split("_")[0].lower()
-    return base if base in STATUS_LABELS else "sv"
-
-
-def label(table: Mapping[str, Mapping[str, str]], lang: str, key: str) -> str:
-    """``table[lang][key]`` with fallback to Swedish, then to the key itself."""
-    return table.get(ui_language(lang), table["sv"]).get(key) or table["sv"].get(key, key)
-
-
-def status_key(snapshot: NoticeSnapshot) -> str | None:
-    """``all_clear``, ``expired``, ``updated`` or None for a plain first alert."""
-    if snapshot.msg_type == "Cancel" or snapshot.status == "cancelled":
-        return "all_clear"
-    if snapshot.status == "expired":
-        return "expired"
-    if snapshot.msg_type == "Update":
-        return "updated"
-    return None
-
-
-def status_label(snapshot: NoticeSnapshot, lang: str) -> str:
-    """ "Avblåst", "Upphört", "Uppdaterad" (or English), or "" for a first alert."""
-    key = status_key(snapshot)
-    return label(STATUS_LABELS, lang, key) if key else ""
-
-
-def marked_headline(snapshot: NoticeSnapshot, lang: str) -> str:
-    """The headline in ``lang`` prefixed with its status: ``Avblåst: Koka vattnet``."""
-    headline = snapshot.text(lang).headline
-    marker = status_label(snapshot, lang)
-    return f"{marker}: {headline}" if marker else headline
-
-
-def text_language(snapshot: NoticeSnapshot, lang: str) -> str:
-    """The language ``snapshot.text(lang)`` actually answers in."""
-    for candidate in (ui_language(lang), "sv", *snapshot.texts):
-        if candidate in snapshot.texts:
-            return candidate
-    raise LookupError("notice has no texts")
 
 
 def cap_datetime(value: datetime) -> str:
@@ -249,22 +152,13 @@ def cap_circle(circle: Circle) -> str:
     return f"{format_coordinate(circle.lat)},{format_coordinate(circle.lon)} {radius_km}"
 
 
-def area_description(snapshot: NoticeSnapshot, lang: str) -> str:
-    """The area's name in ``lang`` (falling back to Swedish, then the zone slugs)."""
-    described = snapshot.area_description
-    for candidate in (ui_language(lang), "sv", *described):
-        if described.get(candidate):
-            return described[candidate]
-    return ", ".join(snapshot.zones) or snapshot.sender_name
-
-
 def event_name(snapshot: NoticeSnapshot, lang: str) -> str:
     """CAP ``<event>``: the snapshot's own, else a default for its category."""
     lang = ui_language(lang)
     return (
         snapshot.event.get(lang)
-        or snapshot.event.get("sv")
-        or label(DEFAULT_EVENT, lang, snapshot.category)
+        or snapshot.event.get(DEFAULT_LANGUAGE)
+        or default_event(snapshot.category, lang)
     )
 
 
@@ -391,3 +285,27 @@ def render_cap_index_atom(
     from channels.feeds import render_cap_index  # feeds builds on this module
 
     return render_cap_index(snapshots, feed=feed, lang=lang)
+
+
+# --- Deprecated: names the app imported from here before channels.labels existed. -------
+# Kept so alerts/ works until it imports the new names; remove with the last user.
+
+
+def text_language(snapshot: NoticeSnapshot, lang: str) -> str:
+    """Deprecated: use ``snapshot.text_language(lang)``."""
+    return snapshot.text_language(lang)
+
+
+def label(table: Mapping[str, Mapping[str, str]], lang: str, key: str) -> str:
+    """Deprecated: use :func:`channels.labels.category_label` / ``severity_label``."""
+    return table.get(ui_language(lang), table["sv"]).get(key) or table["sv"].get(key, key)
+
+
+def _translated_table(msgids: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {
+        lang: {key: translate(lang, msgid) for key, msgid in msgids.items()} for lang in LANGUAGES
+    }
+
+
+CATEGORY_LABELS = _translated_table(CATEGORY_MSGIDS)
+SEVERITY_LABELS = _translated_table(SEVERITY_MSGIDS)

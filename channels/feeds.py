@@ -30,23 +30,19 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from channels.base import CAP_CATEGORY, NoticeSnapshot
+from channels.base import CAP_CATEGORY, NoticeSnapshot, local_time, ui_language
 from channels.cap import (
     CAP_MEDIA_TYPE,
     CAP_NS,
-    CATEGORY_LABELS,
     AreaError,
-    area_description,
     area_rings_lat_lon,
     cap_datetime,
     event_name,
     format_coordinate,
-    label,
-    marked_headline,
     revision_entry_id,
-    text_language,
-    ui_language,
 )
+from channels.i18n import translations
+from channels.labels import area_description, category_label, marked_headline
 
 logger = logging.getLogger(__name__)
 
@@ -221,21 +217,19 @@ def cap_elements(
 
 
 def _plain_body(snapshot: NoticeSnapshot, lang: str) -> list[str]:
+    _ = translations(lang).gettext
     text = snapshot.text(lang)
     paragraphs = [text.description, text.instruction]
     when = []
     if snapshot.onset is not None:
-        when.append(("Från" if ui_language(lang) == "sv" else "From", snapshot.onset))
+        when.append(_("From %(time)s") % {"time": local_time(snapshot.onset)})
     if snapshot.expires is not None:
-        when.append(("Till" if ui_language(lang) == "sv" else "Until", snapshot.expires))
+        when.append(_("Until %(time)s") % {"time": local_time(snapshot.expires)})
     if when:
-        # Local wall-clock time, as residents read it: "Från 2026-11-24 08:15".
-        paragraphs.append(
-            " · ".join(f"{word} {cap_datetime(at)[:16].replace('T', ' ')}" for word, at in when)
-        )
+        paragraphs.append(" · ".join(when))
     area = area_description(snapshot, lang)
     if area:
-        paragraphs.append(("Område: " if ui_language(lang) == "sv" else "Area: ") + area)
+        paragraphs.append(_("Area: %(area)s") % {"area": area})
     return [p.strip() for p in paragraphs if p and p.strip()]
 
 
@@ -265,7 +259,7 @@ def _generator(
 def _notice_entry(fg: FeedGenerator, snapshot: NoticeSnapshot, lang: str, *, atom: bool) -> None:
     fe = fg.add_entry(order="append")
     ext: VarslaEntryExtension = fe.varsla
-    text_lang = text_language(snapshot, lang)
+    text_lang = snapshot.text_language(lang)
     fe.id(f"urn:uuid:{snapshot.notice_id}")
     fe.title(marked_headline(snapshot, lang))
     fe.updated(_utc(snapshot.updated))
@@ -278,7 +272,7 @@ def _notice_entry(fg: FeedGenerator, snapshot: NoticeSnapshot, lang: str, *, ato
     fe.author(name=snapshot.sender_name)
     fe.category(
         term=snapshot.category,
-        label=label(CATEGORY_LABELS, lang, snapshot.category),
+        label=category_label(snapshot.category, lang),
         scheme=CATEGORY_SCHEME,
     )
     paragraphs = _plain_body(snapshot, lang)
@@ -340,7 +334,7 @@ def render_cap_index(
             raise ValueError(f"revision {snapshot.identifier} has no cap_url to index")
         fe = fg.add_entry(order="append")
         ext: VarslaEntryExtension = fe.varsla
-        text_lang = text_language(snapshot, lang)
+        text_lang = snapshot.text_language(lang)
         ext.lang = text_lang
         fe.id(revision_entry_id(snapshot))
         fe.title(marked_headline(snapshot, lang))

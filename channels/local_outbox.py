@@ -1,31 +1,9 @@
-"""The embedded default when no SMS or email provider is configured: send nothing.
+"""Deprecated: the old home of :class:`~channels.providers.local_outbox.LocalOutbox`.
 
-The application keeps every composed message in its own outbox table, where
-operators can read it in the console, loudly marked NOT SENT. This channel only
-tells the dispatcher that the message was "accepted" locally.
+This module only keeps ``alerts/`` importable until it imports
+``channels.providers.local_outbox``; delete it with its last importer.
 """
 
 from __future__ import annotations
 
-import logging
-
-from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient
-
-logger = logging.getLogger(__name__)
-
-
-class LocalOutbox(PushChannel):
-    """A push channel that sends nothing: ``LocalOutbox("sms")`` or ``LocalOutbox("email")``."""
-
-    local_only = True
-
-    def __init__(self, name: str):
-        if not name:
-            raise ValueError("LocalOutbox needs a channel name, e.g. 'sms' or 'email'")
-        self.name = name  # instance attribute shadows the ClassVar on purpose
-
-    def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
-        logger.info(
-            "%s: NOT SENT (local outbox) %s to %s", self.name, message.reference, recipient.address
-        )
-        return DeliveryResult(Outcome.ACCEPTED, provider_ref=f"local-{message.reference}")
+from channels.providers.local_outbox import LocalOutbox as LocalOutbox

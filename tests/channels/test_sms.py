@@ -6,18 +6,27 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from lxml import etree
 from twilio.request_validator import RequestValidator
 
 from channels.base import Message, NoticeText, Outcome, Recipient
+from channels.compose.sms import compose_sms
 from channels.gsm import GSM7, UCS2, sms_info
-from channels.local_outbox import LocalOutbox
-from channels.sms import (
+from channels.providers.local_outbox import LocalOutbox
+from channels.providers.twilio import (
+    TRANSIENT_RECEIPT_ERROR_CODES,
     TWILIO_ERROR_OUTCOMES,
+    TWILIO_OPT_OUT_CODE,
     RebasedTwilioHttpClient,
     TwilioSms,
-    compose_sms,
+    inbound_keyword,
+    is_opt_out_error,
+    is_transient_receipt_error,
+    is_valid_signature,
     map_status_callback,
     parse_retry_after,
+    receipt_error_outcome,
+    twiml_reply,
 )
 from tests.channels.conftest import create_snapshot
 from tests.fakes.twilio_server import FakeTwilio
@@ -391,3 +400,54 @@ def test_local_outbox_sends_nothing_and_accepts():
     assert result.outcome is Outcome.ACCEPTED
     assert result.provider_ref == "local-dlv-9"
     assert LocalOutbox("email").name == "email"
+
+
+# --- what the app's webhooks and outcome recording use from the Twilio provider ---
+
+
+def test_opt_out_and_receipt_codes_are_classified_in_one_place():
+    assert TWILIO_OPT_OUT_CODE == 21610
+    assert is_opt_out_error("21610") and is_opt_out_error(21610)
+    assert not is_opt_out_error("30003") and not is_opt_out_error(None)
+    assert {"30001", "30003", "30008", "30017"} == TRANSIENT_RECEIPT_ERROR_CODES
+    assert is_transient_receipt_error("30003") and not is_transient_receipt_error("30005")
+    assert receipt_error_outcome("21610") is Outcome.OPTED_OUT
+    assert receipt_error_outcome("30008") is Outcome.RETRY
+    assert receipt_error_outcome("30006") is Outcome.FAILED
+    assert receipt_error_outcome("not a code") is Outcome.FAILED
+    assert TWILIO_ERROR_OUTCOMES[TWILIO_OPT_OUT_CODE] is Outcome.OPTED_OUT
+
+
+@pytest.mark.parametrize(
+    ("body", "keyword"),
+    [
+        ("STOP", "stop"),
+        ("sluta.", "stop"),
+        ("Stopp", "stop"),
+        (" start please", "start"),
+        ("Börja", "start"),
+        ("hjälp!", "help"),
+        ("Tack", None),
+        ("", None),
+    ],
+)
+def test_inbound_keyword(body, keyword):
+    assert inbound_keyword(body) == keyword
+
+
+def test_twiml_reply_escapes_text_and_may_say_nothing():
+    reply = etree.fromstring(twiml_reply('Svara STOPP <nu> & "sen"').encode())
+    assert reply.tag == "Response"
+    assert reply.findtext("Message") == 'Svara STOPP <nu> & "sen"'
+    assert len(etree.fromstring(twiml_reply(None).encode())) == 0
+
+
+def test_signature_check_accepts_twilios_and_refuses_others():
+    url = "https://varsla.motala.example/webhooks/twilio/inbound"
+    params = {"From": RESIDENT, "Body": "STOP"}
+    signature = RequestValidator("secret").compute_signature(url, params)
+    assert is_valid_signature("secret", url, params, signature)
+    assert not is_valid_signature("other", url, params, signature)
+    assert not is_valid_signature("secret", url, {**params, "Body": "START"}, signature)
+    assert not is_valid_signature("secret", url, params, None)
+    assert not is_valid_signature("", url, params, signature)

@@ -1,0 +1,415 @@
+"""SMS through Twilio, and everything the product knows about Twilio's codes.
+
+:class:`TwilioSms` sends a composed message (see :mod:`channels.compose.sms`)
+with ``twilio.rest.Client``; ``api_base_url`` points the SDK at another host
+(a local fake in tests). Twilio's error codes become
+:class:`~channels.base.Outcome` values through one plain dict,
+:data:`TWILIO_ERROR_OUTCOMES`; this is the only module that knows Twilio's
+numbers. The application's webhooks use what is below for receipts
+(:func:`map_status_callback`, :func:`receipt_error_outcome`,
+:func:`is_opt_out_error`, :data:`TRANSIENT_RECEIPT_ERROR_CODES`) and for
+inbound SMS (:func:`inbound_keyword`, :func:`twiml_reply`,
+:func:`is_valid_signature`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient
+
+logger = logging.getLogger(__name__)
+
+#: Twilio accepts ValidityPeriod from 1 to 36000 seconds.
+VALIDITY_MIN_S = 1
+VALIDITY_MAX_S = 36000
+
+#: Twilio refuses a longer body (error 21617).
+BODY_MAX_CHARS = 1600
+
+#: "Unsubscribed recipient": the resident texted STOP to our sender, so Twilio
+#: refuses to send to them (as an API error or in a receipt).
+TWILIO_OPT_OUT_CODE = 21610
+
+#: Errors a delivery receipt ("undelivered"/"failed") may carry that are worth
+#: another try: the handset or the network, not the number.
+TRANSIENT_RECEIPT_CODES = frozenset({30001, 30003, 30008, 30017})
+#: The same as receipts carry them (``ErrorCode`` is text, and so is our error_code column).
+TRANSIENT_RECEIPT_ERROR_CODES = frozenset(str(code) for code in TRANSIENT_RECEIPT_CODES)
+
+#: Twilio error code -> what the dispatcher does. Codes not listed fall back on
+#: the HTTP status: 429 and 5xx retry, other 4xx fail.
+TWILIO_ERROR_OUTCOMES: dict[int, Outcome] = {
+    # transient: try again later
+    20429: Outcome.RETRY,  # too many requests
+    20500: Outcome.RETRY,  # internal server error
+    20503: Outcome.RETRY,  # service unavailable
+    30001: Outcome.RETRY,  # queue overflow
+    30003: Outcome.RETRY,  # unreachable destination handset (switched off)
+    30008: Outcome.RETRY,  # unknown error
+    30017: Outcome.RETRY,  # carrier network congestion
+    # our configuration, not the resident: keep the message, fix the config,
+    # and let the dispatcher's attempt limit end it if nobody does
+    20003: Outcome.RETRY,  # authentication failed (wrong SID / token)
+    20005: Outcome.RETRY,  # account not active
+    21212: Outcome.RETRY,  # invalid From number
+    21606: Outcome.RETRY,  # From number is not a valid SMS-capable number
+    30002: Outcome.RETRY,  # account suspended
+    # permanent for this recipient and message
+    21211: Outcome.FAILED,  # invalid To number
+    21214: Outcome.FAILED,  # To number cannot be reached
+    21217: Outcome.FAILED,  # phone number does not appear to be valid
+    21401: Outcome.FAILED,  # invalid phone number
+    21407: Outcome.FAILED,  # country not supported
+    21408: Outcome.FAILED,  # permission to send to this region not enabled
+    21602: Outcome.FAILED,  # message body required
+    21612: Outcome.FAILED,  # cannot route to this number
+    21614: Outcome.FAILED,  # To is not a mobile number
+    21617: Outcome.FAILED,  # body exceeds 1600 characters
+    21635: Outcome.FAILED,  # To number cannot receive SMS
+    30004: Outcome.FAILED,  # message blocked
+    30005: Outcome.FAILED,  # unknown destination handset
+    30006: Outcome.FAILED,  # landline or unreachable carrier
+    30007: Outcome.FAILED,  # carrier violation / filtered
+    30034: Outcome.FAILED,  # unregistered number (A2P 10DLC)
+    # the resident texted STOP to our sender
+    TWILIO_OPT_OUT_CODE: Outcome.OPTED_OUT,
+}
+
+#: Twilio MessageStatus -> our delivery status.
+TWILIO_STATUS_MAP = {
+    "accepted": "accepted",
+    "scheduled": "accepted",
+    "queued": "accepted",
+    "sending": "sent",
+    "sent": "sent",
+    "partially_delivered": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def _as_code(code: int | str | None) -> int | None:
+    try:
+        return int(str(code).strip()) if code is not None and str(code).strip() else None
+    except ValueError:
+        return None
+
+
+def is_opt_out_error(code: int | str | None) -> bool:
+    """Whether a Twilio error code (number or text) says the recipient opted out (21610)."""
+    return _as_code(code) == TWILIO_OPT_OUT_CODE
+
+
+def is_transient_receipt_error(code: int | str | None) -> bool:
+    """Whether a receipt's error code is worth another try (the handset was off, congestion)."""
+    return _as_code(code) in TRANSIENT_RECEIPT_CODES
+
+
+def receipt_error_outcome(code: int | str | None) -> Outcome:
+    """What an "undelivered"/"failed" receipt with this ``ErrorCode`` means for the delivery.
+
+    OPTED_OUT for 21610, RETRY for :data:`TRANSIENT_RECEIPT_CODES`, FAILED for
+    anything else (the message did not arrive and would not on a second try).
+    """
+    if is_opt_out_error(code):
+        return Outcome.OPTED_OUT
+    if is_transient_receipt_error(code):
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+def map_status_callback(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(our delivery status, Twilio error code) from a status callback's form parameters.
+
+    Our statuses are accepted, sent, delivered, undelivered, failed. A status
+    Twilio may add later maps to None (log it, change nothing).
+    """
+    raw = (params.get("MessageStatus") or params.get("SmsStatus") or "").strip().lower()
+    status = TWILIO_STATUS_MAP.get(raw)
+    if status is None:
+        logger.warning("twilio status callback with unknown status %r", raw)
+    error_code = params.get("ErrorCode") or None
+    return status, (str(error_code) if error_code else None)
+
+
+def outcome_for_error(http_status: int | None, code: int | None) -> Outcome:
+    """What to do about a Twilio error: by its code when we know it, else by HTTP status."""
+    if code is not None and code in TWILIO_ERROR_OUTCOMES:
+        return TWILIO_ERROR_OUTCOMES[code]
+    if http_status is None or http_status == 429 or http_status >= 500:
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+#: Inbound keywords, upper case. Twilio's own opt-out, opt-in and help words
+#: (it acts on them itself for long codes, answering 21610 afterwards), plus
+#: the Swedish ones our replies and residents use.
+OPT_OUT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+    | {"STOPP", "STOPPA", "SLUTA", "AVSLUTA"}
+)
+OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"} | {"STARTA", "BÖRJA"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"} | {"HJÄLP", "HJALP"})
+
+
+def inbound_keyword(body: str | None) -> str | None:
+    """``"stop"``, ``"start"``, ``"help"`` or None for an inbound SMS ``Body``.
+
+    The first word decides, case-insensitively, trailing "." or "!" ignored.
+    """
+    words = (body or "").strip().upper().split()
+    keyword = words[0].strip(".!") if words else ""
+    if keyword in OPT_OUT_KEYWORDS:
+        return "stop"
+    if keyword in OPT_IN_KEYWORDS:
+        return "start"
+    if keyword in HELP_KEYWORDS:
+        return "help"
+    return None
+
+
+def twiml_reply(text: str | None) -> str:
+    """The TwiML answer to an inbound SMS: ``text`` as a reply, or no reply for None/""."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response.to_xml(xml_declaration=True))
+
+
+def is_valid_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Whether ``X-Twilio-Signature`` is Twilio's, for the public ``url`` Twilio called."""
+    if not (auth_token and signature):
+        return False
+    return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
+
+
+class RebasedTwilioHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, optionally sending to another host, remembering headers.
+
+    With ``api_base_url`` (e.g. ``http://127.0.0.1:8088``) every request for
+    ``https://*.twilio.com/...`` goes to that scheme and host instead, path and
+    query unchanged. The last response's headers are kept per thread so a
+    caller can read ``Retry-After`` after the SDK raised.
+    """
+
+    def __init__(
+        self,
+        api_base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        pool_maxsize: int | None = None,
+    ):
+        super().__init__(timeout=timeout)
+        self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
+        if self.api_base_url:
+            parts = urlsplit(self.api_base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(
+                    f"api_base_url must be http(s)://host[:port], got {api_base_url!r}"
+                )
+            self._base = parts
+        size = pool_maxsize or min(32, (os.cpu_count() or 1) + 4)
+        if self.session is not None:
+            self.session.mount("http://", HTTPAdapter(pool_maxsize=size))
+            self.session.mount("https://", HTTPAdapter(pool_maxsize=size))
+            self.session.trust_env = False if self.api_base_url else self.session.trust_env
+        self._local = threading.local()
+
+    def rebase(self, url: str) -> str:
+        """``url`` with scheme and host replaced when it is a Twilio API URL and a base is set."""
+        if not self.api_base_url:
+            return url
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host == "twilio.com" or host.endswith(".twilio.com"):
+            base_path = self._base.path.rstrip("/")
+            return urlunsplit(
+                (
+                    self._base.scheme,
+                    self._base.netloc,
+                    base_path + parts.path,
+                    parts.query,
+                    parts.fragment,
+                )
+            )
+        return url
+
+    def request(  # type: ignore[override]  # same parameters, the SDK leaves them untyped
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        auth: Any = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        self._local.headers = {}
+        response = super().request(
+            method,
+            self.rebase(url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        self._local.headers = dict(response.headers or {})
+        return response
+
+    @property
+    def last_headers(self) -> dict[str, str]:
+        """Headers of the last response this thread received (empty when none)."""
+        return getattr(self._local, "headers", {}) or {}
+
+
+class TwilioSms(PushChannel):
+    """Sends SMS with Twilio's Messages API through the real SDK.
+
+    Give ``from_number`` (E.164 number, short code or an alphanumeric sender
+    ID such as "MotalaKommun") and/or ``messaging_service_sid``. The status
+    callback URL gets ``ref=<message.reference>`` appended so a receipt can be
+    matched even if it arrives before the SID is stored. Safe to share across
+    threads (one pooled HTTP session).
+    """
+
+    name = "sms"
+    body_maxlen = BODY_MAX_CHARS
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback_url: str | None = None,
+        api_base_url: str | None = None,
+        timeout_s: float = 10,
+    ):
+        if not (from_number or messaging_service_sid):
+            raise ValueError("TwilioSms needs from_number or messaging_service_sid")
+        if not (account_sid and auth_token):
+            raise ValueError("TwilioSms needs account_sid and auth_token")
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.status_callback_url = status_callback_url
+        self.timeout_s = timeout_s
+        self.http_client = RebasedTwilioHttpClient(api_base_url, timeout=timeout_s)
+        self.client = Client(account_sid, auth_token, http_client=self.http_client)
+
+    def _callback_url(self, reference: str) -> str | None:
+        if not self.status_callback_url:
+            return None
+        if not reference:
+            return self.status_callback_url
+        sep = "&" if "?" in self.status_callback_url else "?"
+        return f"{self.status_callback_url}{sep}{urlencode({'ref': reference})}"
+
+    def validity_period_s(self, message: Message, *, now: datetime | None = None) -> int | None:
+        """Seconds Twilio may keep the message queued (1..36000), None when it never expires,
+        0 when it has already expired."""
+        if message.expires is None:
+            return None
+        remaining = (message.expires - (now or datetime.now(UTC))).total_seconds()
+        if remaining <= 0:
+            return 0
+        return max(VALIDITY_MIN_S, min(VALIDITY_MAX_S, int(remaining)))
+
+    def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        validity = self.validity_period_s(message)
+        if validity == 0 and message.expires is not None:
+            return DeliveryResult(
+                Outcome.FAILED,
+                error_code="expired",
+                error=f"notice expired at {message.expires.isoformat()}",
+            )
+        kwargs: dict[str, Any] = {"to": recipient.address, "body": message.body}
+        if self.from_number:
+            kwargs["from_"] = self.from_number
+        if self.messaging_service_sid:
+            kwargs["messaging_service_sid"] = self.messaging_service_sid
+        callback = self._callback_url(message.reference)
+        if callback:
+            kwargs["status_callback"] = callback
+        if validity is not None:
+            kwargs["validity_period"] = validity
+        try:
+            created = self.client.messages.create(**kwargs)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            return self._error_result(exc)
+        except requests.Timeout as exc:
+            return DeliveryResult(Outcome.RETRY, error_code="timeout", error=str(exc))
+        except requests.RequestException as exc:
+            return DeliveryResult(Outcome.RETRY, error_code="connection", error=str(exc))
+        except TwilioException as exc:
+            return DeliveryResult(Outcome.RETRY, error_code="twilio", error=str(exc))
+        return DeliveryResult(Outcome.ACCEPTED, provider_ref=created.sid)
+
+    def _error_result(self, exc: TwilioRestException | TwilioServiceException) -> DeliveryResult:
+        http_status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        try:
+            code = int(code) if code is not None else None
+        except (TypeError, ValueError):
+            code = None
+        outcome = outcome_for_error(http_status, code)
+        retry_after = None
+        if outcome is Outcome.RETRY:
+            headers = {k.lower(): v for k, v in self.http_client.last_headers.items()}
+            retry_after = parse_retry_after(headers.get("retry-after"))
+        message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
+        logger.info("twilio error %s (HTTP %s): %s -> %s", code, http_status, message, outcome)
+        return DeliveryResult(
+            outcome,
+            error_code=str(code if code is not None else http_status),
+            error=message,
+            retry_after_s=retry_after,
+        )
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections."""
+        if self.http_client.session is not None:
+            self.http_client.session.close()
