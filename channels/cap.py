@@ -14,31 +14,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
 from channels.base import (
     CAP_CATEGORY,
     DEFAULT_LANGUAGE,
-    LANGUAGES,
     LOCAL_TZ,
     Circle,
     NoticeSnapshot,
     ui_language,
 )
-from channels.i18n import translate
-from channels.labels import CATEGORY_MSGIDS, SEVERITY_MSGIDS, area_description, default_event
-
-# Deprecated re-exports (see the end of this module).
-from channels.labels import marked_headline as marked_headline
-from channels.labels import status_key as status_key
-from channels.labels import status_label as status_label
-
-if TYPE_CHECKING:
-    from channels.feeds import FeedInfo
+from channels.labels import area_description, default_event
 
 logger = logging.getLogger(__name__)
 
@@ -272,40 +262,3 @@ def render_cap(snapshot: NoticeSnapshot) -> bytes:
 def revision_entry_id(snapshot: NoticeSnapshot) -> str:
     """A permanent Atom id for one revision (the notice's entry id is for the notice)."""
     return f"urn:uuid:{uuid.uuid5(snapshot.notice_id, f'revision/{snapshot.revision}')}"
-
-
-def render_cap_index_atom(
-    snapshots: Iterable[NoticeSnapshot], *, feed: FeedInfo, lang: str = "sv"
-) -> bytes:
-    """Atom index of CAP messages, one entry per revision (OASIS CAP feed style).
-
-    Each entry links ``rel="alternate" type="application/cap+xml"`` to its CAP
-    document and carries the ``cap:`` summary fields aggregators filter on.
-    """
-    from channels.feeds import render_cap_index  # feeds builds on this module
-
-    return render_cap_index(snapshots, feed=feed, lang=lang)
-
-
-# --- Deprecated: names the app imported from here before channels.labels existed. -------
-# Kept so alerts/ works until it imports the new names; remove with the last user.
-
-
-def text_language(snapshot: NoticeSnapshot, lang: str) -> str:
-    """Deprecated: use ``snapshot.text_language(lang)``."""
-    return snapshot.text_language(lang)
-
-
-def label(table: Mapping[str, Mapping[str, str]], lang: str, key: str) -> str:
-    """Deprecated: use :func:`channels.labels.category_label` / ``severity_label``."""
-    return table.get(ui_language(lang), table["sv"]).get(key) or table["sv"].get(key, key)
-
-
-def _translated_table(msgids: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    return {
-        lang: {key: translate(lang, msgid) for key, msgid in msgids.items()} for lang in LANGUAGES
-    }
-
-
-CATEGORY_LABELS = _translated_table(CATEGORY_MSGIDS)
-SEVERITY_LABELS = _translated_table(SEVERITY_MSGIDS)

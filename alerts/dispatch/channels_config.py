@@ -1,6 +1,6 @@
 """Push channels from the app's configuration: Twilio and SMTP, or the local outbox.
 
-With no provider configured a channel is :class:`~channels.local_outbox.LocalOutbox`:
+With no provider configured a channel is :class:`~channels.providers.local_outbox.LocalOutbox`:
 nothing leaves the machine and the composed messages are kept for operators
 (the embedded default).
 """
@@ -16,9 +16,9 @@ from typing import Any
 from alerts.config import Settings
 from alerts.dispatch.messages import Links
 from channels.base import PushChannel
-from channels.email import SmtpEmail
-from channels.local_outbox import LocalOutbox
-from channels.sms import TwilioSms
+from channels.providers.local_outbox import LocalOutbox
+from channels.providers.smtp import SmtpEmail
+from channels.providers.twilio import TwilioSms
 
 logger = logging.getLogger(__name__)
 

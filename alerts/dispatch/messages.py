@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from channels.base import Message, NoticeSnapshot, Recipient
-from channels.email import compose_email
+from channels.base import Message, NoticeSnapshot, Recipient, message_kind
+from channels.compose.email import compose_email
+from channels.compose.sms import compose_sms
 from channels.gsm import sms_info
-from channels.sms import compose_sms, message_kind
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,11 @@ from alerts.extensions import db
 from alerts.notices import audit
 from alerts.notices import operations as notices
 from alerts.notices.models import Notice
-from alerts.notices.notice_templates import STOCKHOLM, TEMPLATES
+from alerts.notices.notice_templates import TEMPLATES
 from alerts.notices.schemas import CancelIn, NoticeIn, RejectIn, parse
 from alerts.operators.views import login_required
 from alerts.places.models import Zone
+from channels.base import from_local
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -52,7 +53,7 @@ def notice_list():
 
 
 def _local(value):
-    return value.replace(tzinfo=STOCKHOLM) if value else None
+    return from_local(value) if value else None
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])

@@ -10,11 +10,9 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from alerts.errors import ValidationFailed
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from channels.labels import short_local_time
 
 
 @dataclass(frozen=True)
@@ -160,17 +158,6 @@ TEMPLATES: dict[str, NoticeTemplate] = {
 }
 
 
-def format_local(moment: datetime | None, language: str) -> str:
-    """A time as people in Sweden read it: ``24 nov 09:00``."""
-    if moment is None:
-        return "nu" if language == "sv" else "now"
-    local = moment.astimezone(STOCKHOLM)
-    months_sv = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
-    months_en = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-    month = (months_sv if language == "sv" else months_en)[local.month - 1]
-    return f"{local.day} {month} {local:%H:%M}"
-
-
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return ""
@@ -192,8 +179,8 @@ def fill_template(
     for language, fields in template.texts.items():
         mapping = _Blank(
             place=place,
-            start=format_local(onset, language),
-            end=format_local(expires, language),
+            start=short_local_time(onset, language),
+            end=short_local_time(expires, language),
             **(values or {}),
         )
         texts[language] = {

@@ -27,7 +27,8 @@ from alerts.extensions import db
 from alerts.notices.models import Category, Notice
 from alerts.public import queries as public
 from channels.banner import banner_js, render_banner_html
-from channels.cap import CAP_MEDIA_TYPE, render_cap, render_cap_index_atom, ui_language
+from channels.base import ui_language
+from channels.cap import CAP_MEDIA_TYPE, render_cap
 from channels.feeds import (
     ATOM_MEDIA_TYPE,
     EPOCH,
@@ -37,6 +38,7 @@ from channels.feeds import (
     feed_validators,
     last_modified,
     render_atom,
+    render_cap_index,
     render_rss,
 )
 
@@ -228,7 +230,7 @@ def cap_index() -> Response:
             alternate_url=f"{base_url()}/",
             author_name=settings().sender_name,
         )
-        body = render_cap_index_atom(snapshots, feed=feed, lang=lang)
+        body = render_cap_index(snapshots, feed=feed, lang=lang)
         return body, last_modified(snapshots, feed)
 
     return cached_response(("cap-index", lang), ATOM_MEDIA_TYPE, render)

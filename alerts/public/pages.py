@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import get_locale, refresh
@@ -25,22 +23,19 @@ from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feeds import retention_days
 from channels.banner import ordered, palette_key
-from channels.base import NoticeSnapshot
-from channels.cap import (
-    CATEGORY_LABELS,
-    SEVERITY_LABELS,
+from channels.base import NoticeSnapshot, local_time
+from channels.labels import (
     area_description,
-    label,
+    category_label,
     marked_headline,
+    severity_label,
     status_label,
-    text_language,
 )
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 ARCHIVE_PAGE_SIZE = 20
 
@@ -106,13 +101,6 @@ def _public_headers(response: Response) -> Response:
     return response
 
 
-def local_time(value: datetime | None) -> str:
-    """``2026-11-24 08:15``: Swedish wall-clock time, as residents read it."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
     lang = current_lang()
@@ -124,10 +112,10 @@ def _template_helpers() -> dict[str, Any]:
         "lang": lang,
         "other_lang": "en" if lang == "sv" else "sv",
         "text": text,
-        "text_lang": lambda s: text_language(s, lang),
+        "text_lang": lambda s: s.text_language(lang),
         "title_of": lambda s: marked_headline(s, lang),
-        "severity_label": lambda s: label(SEVERITY_LABELS, lang, s.severity),
-        "category_label": lambda s: label(CATEGORY_LABELS, lang, s.category),
+        "severity_label": lambda s: severity_label(s.severity, lang),
+        "category_label": lambda s: category_label(s.category, lang),
         "status_label": lambda s: status_label(s, lang),
         "area_of": lambda s: area_description(s, lang),
         "palette_key": palette_key,
@@ -157,7 +145,7 @@ def map_features(snapshots: list[NoticeSnapshot], lang: str) -> dict[str, Any]:
                 "properties": {
                     "headline": marked_headline(snapshot, lang),
                     "severity": palette_key(snapshot),
-                    "severity_label": label(SEVERITY_LABELS, lang, snapshot.severity),
+                    "severity_label": severity_label(snapshot.severity, lang),
                     "url": url_for("public.notice", notice_id=snapshot.notice_id),
                 },
             }

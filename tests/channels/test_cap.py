@@ -17,9 +17,8 @@ from channels.cap import (
     AreaError,
     cap_datetime,
     render_cap,
-    render_cap_index_atom,
 )
-from channels.feeds import FeedInfo, feed_urn
+from channels.feeds import FeedInfo, feed_urn, render_cap_index
 from tests.channels.snapshots import (
     GESUNDA_RING_LON_LAT,
     HOSTILE_HEADLINE,
@@ -208,7 +207,7 @@ def test_cap_index_has_one_entry_per_revision_linking_its_cap_document():
         self_url="https://varsla.example/feeds/cap.atom",
         alternate_url="https://varsla.example/",
     )
-    body = render_cap_index_atom([ORIGINAL, UPDATE, CANCEL], feed=feed)
+    body = render_cap_index([ORIGINAL, UPDATE, CANCEL], feed=feed)
     parsed = feedparser.parse(body)
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert len(parsed.entries) == 3
@@ -229,7 +228,7 @@ def test_cap_index_has_one_entry_per_revision_linking_its_cap_document():
         ORIGINAL.identifier,
     ]
     assert entries[2].findtext(f"{{{CAP_NS}}}sent") == "2026-11-24T08:15:00+01:00"
-    assert body == render_cap_index_atom([CANCEL, ORIGINAL, UPDATE], feed=feed)
+    assert body == render_cap_index([CANCEL, ORIGINAL, UPDATE], feed=feed)
 
 
 def test_values_outside_the_cap_vocabulary_are_refused():

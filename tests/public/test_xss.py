@@ -16,7 +16,7 @@ from alerts.models import Notice
 from alerts.public.queries import public_snapshot
 from channels.base import Recipient
 from channels.cap import CAP_NS
-from channels.email import compose_email
+from channels.compose.email import compose_email
 from tests.public.conftest import HOSTILE_HEADLINE
 
 RAW = ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>")
