@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, redirect, render_template_string
-from sqlalchemy import update
 
 from alerts.config import settings
 from alerts.dispatch.messages import notice_id_from_code, read_unsubscribe_token
 from alerts.extensions import db
-from alerts.orm import utcnow
-from alerts.residents.models import Subscriber
+from alerts.residents.optout import opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +62,7 @@ def unsubscribe_page(token: str):
 def unsubscribe(token: str):
     """One-click unsubscribe (RFC 8058 POST from a mail provider, or the page's button)."""
     subscriber_id, channel = _token(token)
-    column = Subscriber.email_opted_out_at if channel == "email" else Subscriber.sms_opted_out_at
-    now = utcnow()
-    db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id, column.is_(None))
-        .values({column: now, Subscriber.updated_at: now})
-        .execution_options(synchronize_session=False)
-    )
+    opt_out(db.session, channel=channel, subscriber_id=subscriber_id)
     db.session.commit()
     logger.info("subscriber %s unsubscribed from %s", subscriber_id, channel)
     return Response(

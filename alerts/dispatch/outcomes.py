@@ -30,9 +30,13 @@ from alerts.dispatch.messages import parse_reference
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
 from alerts.dispatch.states import notice_states, stale_reason
 from alerts.orm import utcnow
-from alerts.residents.models import Subscriber
+from alerts.residents.optout import opt_out
 from channels.base import DeliveryResult, Message, Outcome, Recipient
-from channels.sms import map_status_callback
+from channels.providers.twilio import (
+    TRANSIENT_RECEIPT_ERROR_CODES,
+    is_opt_out_error,
+    map_status_callback,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +55,6 @@ RANK = {
     D.OPTED_OUT: 3,
 }
 
-#: Twilio error codes in a receipt ("undelivered" with this code) that deserve another try.
-TRANSIENT_RECEIPT_CODES = frozenset({"30001", "30003", "30008", "30017"})
-#: Twilio's "unsubscribed recipient": the resident texted STOP to our sender.
-OPTED_OUT_CODE = "21610"
 #: Statuses a receipt sets with its reason (error_code, error), which a worker's record keeps.
 EXPLAINED = (D.UNDELIVERED, D.FAILED, D.OPTED_OUT)
 
@@ -132,7 +132,7 @@ def apply_reports(
             and_(
                 c.status == _inline(D.SENDING),
                 c.provider_ref == ref,
-                c.error_code.in_([_inline(code) for code in sorted(TRANSIENT_RECEIPT_CODES)]),
+                c.error_code.in_([_inline(code) for code in sorted(TRANSIENT_RECEIPT_ERROR_CODES)]),
             ),
             false(),
         )
@@ -215,7 +215,7 @@ def apply_reports(
                 key = "retry"
         elif result.outcome is Outcome.OPTED_OUT:
             values["status"] = D.OPTED_OUT
-            _opt_out(session, claimed.subscriber_id, claimed.channel, now)
+            opt_out(session, channel=claimed.channel, subscriber_id=claimed.subscriber_id, now=now)
             key = "opted_out"
         else:
             values["status"] = D.FAILED
@@ -297,16 +297,6 @@ def _requeue_marked(
     return len(params)
 
 
-def _opt_out(session: Session, subscriber_id: int, channel: str, now: datetime) -> None:
-    column = Subscriber.sms_opted_out_at if channel == "sms" else Subscriber.email_opted_out_at
-    session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id, column.is_(None))
-        .values({column: now, Subscriber.updated_at: now})
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _awaits_requeue(delivery: Delivery) -> bool:
     """Whether a transient "undelivered" for the current send came before the worker's record.
 
@@ -316,7 +306,7 @@ def _awaits_requeue(delivery: Delivery) -> bool:
     return (
         delivery.status == D.SENDING
         and delivery.provider_ref is not None
-        and delivery.error_code in TRANSIENT_RECEIPT_CODES
+        and delivery.error_code in TRANSIENT_RECEIPT_ERROR_CODES
     )
 
 
@@ -359,7 +349,7 @@ def apply_status_callback(
     known = RANK[D.UNDELIVERED] if _awaits_requeue(delivery) else RANK.get(D(delivery.status), 0)
     if RANK.get(D(status), 0) <= known:
         return "ignored"
-    transient = status in (D.UNDELIVERED, D.FAILED) and error_code in TRANSIENT_RECEIPT_CODES
+    transient = status in (D.UNDELIVERED, D.FAILED) and error_code in TRANSIENT_RECEIPT_ERROR_CODES
     if transient and delivery.status == D.PENDING:
         return "ignored"  # this attempt is queued again already: a replay
     delivery.provider_ref = delivery.provider_ref or sid or None
@@ -367,9 +357,9 @@ def apply_status_callback(
     if status in (D.UNDELIVERED, D.FAILED) and error_code:
         delivery.error_code = error_code[:40]
         delivery.error = f"Twilio {status} ({error_code})"
-        if error_code == OPTED_OUT_CODE:
+        if is_opt_out_error(error_code):
             delivery.status = D.OPTED_OUT
-            _opt_out(session, delivery.subscriber_id, "sms", now)
+            opt_out(session, channel="sms", subscriber_id=delivery.subscriber_id, now=now)
             return D.OPTED_OUT
         if transient:
             return _requeue_after_receipt(session, delivery, policy, now)

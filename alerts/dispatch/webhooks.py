@@ -12,28 +12,21 @@ forward).
 from __future__ import annotations
 
 import logging
-from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import select, update
-from twilio.request_validator import RequestValidator
+from sqlalchemy import select
 
 from alerts.config import settings
 from alerts.dispatch.outcomes import apply_status_callback
 from alerts.dispatch.worker import DispatcherSettings
 from alerts.extensions import db
-from alerts.orm import utcnow
 from alerts.residents.models import Subscriber
+from alerts.residents.optout import opt_in, opt_out
+from channels.providers.twilio import inbound_keyword, is_valid_signature, twiml_reply
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-STOP_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "SLUTA", "AVSLUTA", "STOPPA"}
-)
-START_WORDS = frozenset({"START", "UNSTOP", "YES", "BÖRJA", "STARTA"})
-HELP_WORDS = frozenset({"HELP", "INFO", "HJÄLP", "HJALP"})
 
 REPLIES = {
     "stop": "Du får inga fler SMS från Varsla. Svara START för att börja igen. "
@@ -55,12 +48,13 @@ def public_url() -> str:
 
 def _check_signature() -> None:
     token = settings().twilio_auth_token
-    signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
         logger.warning("twilio webhook refused: TWILIO_AUTH_TOKEN is not configured")
         abort(403)
     params = request.form.to_dict(flat=True)
-    if not signature or not RequestValidator(token).validate(public_url(), params, signature):
+    if not is_valid_signature(
+        token, public_url(), params, request.headers.get("X-Twilio-Signature")
+    ):
         logger.warning("twilio webhook refused: bad signature from %s", request.remote_addr)
         abort(403)
 
@@ -87,9 +81,7 @@ def twilio_status():
 
 
 def _twiml(text: str | None) -> Response:
-    body = f"<Message>{escape(text)}</Message>" if text else ""
-    xml = f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
-    return Response(xml, mimetype="application/xml")
+    return Response(twiml_reply(text), mimetype="application/xml")
 
 
 @bp.post("/twilio/inbound")
@@ -97,32 +89,19 @@ def twilio_inbound():
     """An SMS a resident sent us: STOP/SLUTA ends SMS, START resumes, HELP explains."""
     _check_signature()
     phone = (request.form.get("From") or "").strip()
-    words = (request.form.get("Body") or "").strip().upper().split()
-    keyword = words[0].strip(".!") if words else ""
+    keyword = inbound_keyword(request.form.get("Body"))
     if not phone:
         return _twiml(None)
-    now = utcnow()
-    matches = Subscriber.phone == phone
-    if keyword in STOP_WORDS:
-        changed = db.session.execute(
-            update(Subscriber)
-            .where(matches, Subscriber.sms_opted_out_at.is_(None))
-            .values(sms_opted_out_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+    if keyword == "stop":
+        changed = opt_out(db.session, channel="sms", phone=phone)
         db.session.commit()
-        logger.info("inbound %s from a subscriber: %d opted out", keyword, changed)
+        logger.info("inbound stop word from a subscriber: %d opted out", changed)
         return _twiml(REPLIES["stop"])
-    if keyword in START_WORDS:
-        db.session.execute(
-            update(Subscriber)
-            .where(matches, Subscriber.sms_opted_out_at.is_not(None))
-            .values(sms_opted_out_at=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    if keyword == "start":
+        opt_in(db.session, channel="sms", phone=phone)
         db.session.commit()
         return _twiml(REPLIES["start"])
-    if keyword in HELP_WORDS:
+    if keyword == "help":
         return _twiml(REPLIES["help"])
-    known = db.session.scalar(select(Subscriber.id).where(matches).limit(1))
+    known = db.session.scalar(select(Subscriber.id).where(Subscriber.phone == phone).limit(1))
     return _twiml(REPLIES["help"] if known else None)

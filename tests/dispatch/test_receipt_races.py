@@ -19,10 +19,11 @@ from sqlalchemy import select, update
 from alerts.config import settings as settings_of
 from alerts.dispatch.channels_config import channel_factories
 from alerts.dispatch.claim import claim_batch, reclaim_expired
-from alerts.dispatch.outcomes import TRANSIENT_RECEIPT_CODES, SendReport, apply_reports
+from alerts.dispatch.outcomes import SendReport, apply_reports
 from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 from alerts.models import Delivery, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
+from channels.providers.twilio import TRANSIENT_RECEIPT_ERROR_CODES
 from tests.delivery import create_subscriber, run_dispatcher
 
 PHONE = "+46712000001"
@@ -92,7 +93,7 @@ def _send_with_receipt(
     report = SendReport(claimed, DeliveryResult(Outcome.ACCEPTED, provider_ref=sid))
     if receipt_first:
         answer = _post_receipt(app, fake_twilio, url, sid, "undelivered", code)
-        if code in TRANSIENT_RECEIPT_CODES:
+        if code in TRANSIENT_RECEIPT_ERROR_CODES:
             assert _delivery(db_session).status == "sending"  # left to the lease holder
     apply_reports(db_session, "worker-a", [report], policy)
     db_session.commit()
