@@ -51,11 +51,6 @@ class TwoPersonRule(Forbidden):
     title = "Two-person rule"
 
 
-class OutsideArea(DomainError):
-    status = 422
-    title = "Outside the service area"
-
-
 class MalformedRequest(ValidationFailed):
     status = 400
     title = "Malformed request"

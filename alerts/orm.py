@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -40,6 +41,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A ``StrEnum`` kept as its value in a VARCHAR: typed in Python, plain text in the
+    database (no database enum type to migrate when a status is added). A value that is
+    not a member is refused when it is written, not discovered when it is read."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum_type(value)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from alerts.orm import Base, utcnow
+from alerts.orm import Base, EnumText, utcnow
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -67,7 +67,9 @@ class Delivery(Base):
     revision_number: Mapped[int]
     subscriber_id: Mapped[int]
     channel: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        EnumText(DeliveryStatus, 20), default=DeliveryStatus.PENDING
+    )
     # Lower goes first: 0 Extreme ... 4 Unknown (channels.base.SEVERITY_ORDER).
     priority: Mapped[int] = mapped_column(default=4)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,14 +10,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.dispatch.models import DeliveryStatus
 from alerts.notices.models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
 
 #: Delivery statuses that mean "this person was (or is being) sent this revision".
-RECEIVED = ("sending", "accepted", "sent", "delivered", "undelivered")
-#: Delivery statuses that still wait for a worker.
-UNSENT = ("pending",)
-#: Statuses a delivery never leaves.
-FINAL = ("delivered", "undelivered", "failed", "dropped", "opted_out")
+RECEIVED = (
+    DeliveryStatus.SENDING,
+    DeliveryStatus.ACCEPTED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.UNDELIVERED,
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from alerts.operators.models import Operator
-from alerts.orm import Base, utcnow
+from alerts.orm import Base, EnumText, utcnow
 
 
 class NoticeStatus(enum.StrEnum):
@@ -56,12 +56,14 @@ class Notice(Base):
     __table_args__ = (Index("ix_notices_status_onset", "status", "onset"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    status: Mapped[str] = mapped_column(String(30), default=NoticeStatus.DRAFT)
+    status: Mapped[NoticeStatus] = mapped_column(
+        EnumText(NoticeStatus, 30), default=NoticeStatus.DRAFT
+    )
     # Copied from the revision in force so lists and jobs need no join.
     onset: Mapped[datetime | None]
     expires: Mapped[datetime | None] = mapped_column(index=True)
     severity: Mapped[str] = mapped_column(String(20))
-    category: Mapped[str] = mapped_column(String(30))
+    category: Mapped[Category] = mapped_column(EnumText(Category, 30))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -109,9 +111,11 @@ class NoticeRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     number: Mapped[int]
-    msg_type: Mapped[str] = mapped_column(String(10), default=MsgType.ALERT)
-    state: Mapped[str] = mapped_column(String(30), default=RevisionState.DRAFT)
-    category: Mapped[str] = mapped_column(String(30))
+    msg_type: Mapped[MsgType] = mapped_column(EnumText(MsgType, 10), default=MsgType.ALERT)
+    state: Mapped[RevisionState] = mapped_column(
+        EnumText(RevisionState, 30), default=RevisionState.DRAFT
+    )
+    category: Mapped[Category] = mapped_column(EnumText(Category, 30))
     severity: Mapped[str] = mapped_column(String(20))
     urgency: Mapped[str] = mapped_column(String(20))
     certainty: Mapped[str] = mapped_column(String(20))

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from alerts.orm import Base, utcnow
+from alerts.orm import Base, EnumText, utcnow
 
 
 class Role(enum.StrEnum):
@@ -23,7 +23,7 @@ class Operator(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(EnumText(Role, 20))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, and_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from alerts.orm import Base, utcnow
+from alerts.orm import Base, EnumText, utcnow
 from alerts.places.models import Address
 
 
@@ -27,14 +27,14 @@ class Subscriber(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     language: Mapped[str] = mapped_column(String(5), default="sv")
-    legal_basis: Mapped[str] = mapped_column(String(20), default=LegalBasis.CONSENT)
+    legal_basis: Mapped[LegalBasis] = mapped_column(
+        EnumText(LegalBasis, 20), default=LegalBasis.CONSENT
+    )
     source: Mapped[str] = mapped_column(String(200), default="self_service")
     # Self-service sign-ups are verified before they receive anything; imports are not.
     verified_at: Mapped[datetime | None]
     sms_opted_out_at: Mapped[datetime | None]
     email_opted_out_at: Mapped[datetime | None]
-    # Hash of the secret in the resident's manage link (the link itself is never stored).
-    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
