@@ -64,8 +64,9 @@ def db_upgrade() -> None:
     """Create or migrate the schema (safe to run again)."""
     from alerts.migrate import upgrade
 
-    upgrade(db.engine)
-    click.echo(f"database at {db.engine.url.render_as_string(hide_password=True)} is up to date")
+    upgrade(db.require_engine())
+    url = db.require_engine().url.render_as_string(hide_password=True)
+    click.echo(f"database at {url} is up to date")
 
 
 @db_group.command("revision")
@@ -75,7 +76,7 @@ def db_revision(message: str) -> None:
     """Write a migration for model changes (developers)."""
     from alerts.migrate import revision
 
-    revision(db.engine, message)
+    revision(db.require_engine(), message)
 
 
 @click.command("serve")

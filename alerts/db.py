@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 from flask import Flask, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,12 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched: ``Session.execute`` types every result as
+    ``Result``, though DML answers a ``CursorResult``."""
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
 def is_postgres(engine_or_session: Engine | Session) -> bool:
     bind = (
         engine_or_session.get_bind()
@@ -60,6 +67,11 @@ class Database:
         # Per request, and per app context for CLI commands and jobs.
         app.teardown_request(self._close_session)
         app.teardown_appcontext(self._close_session)
+
+    def require_engine(self) -> Engine:
+        """The engine, once ``init_app`` has run."""
+        assert self.engine is not None, "Database.init_app was not called"
+        return self.engine
 
     @property
     def session(self) -> Session:

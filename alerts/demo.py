@@ -118,7 +118,7 @@ def _subscribers(session: Session) -> Iterator[str]:
         legal_basis=LegalBasis.CONSENT,
         source_label=DEMO_SOURCE,
     )
-    total = before + report.subscribers_created
+    total = (before or 0) + report.subscribers_created
     yield (
         f"  subscribers: {total} invented residents ({report.subscribers_created} new), "
         f"{len(FICTION_MOBILES)} with phone numbers from PTS's fiction series "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, String, Table, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -66,6 +66,11 @@ class EnumText(TypeDecorator[E]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A model's Table, for Core statements (executemany without the ORM's batching)."""
+    return cast(Table, model.__table__)
 
 
 class Base(DeclarativeBase):

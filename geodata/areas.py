@@ -12,7 +12,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -85,7 +85,7 @@ def parse_polygon_geojson(
         except json.JSONDecodeError as exc:
             raise error("", f"is not valid JSON: {exc.msg}") from exc
     if isinstance(obj, Mapping) and obj.get("type") == "Feature":
-        obj = obj.get("geometry")
+        obj = cast(Any, obj.get("geometry"))
     if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
         sub_field = "type" if isinstance(obj, Mapping) else ""
     else:

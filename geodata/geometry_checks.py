@@ -12,7 +12,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -66,7 +66,7 @@ def polygon_rings(geometry: Any) -> RingArrays:
         raise GeometryProblems(["geometry is empty: it has no coordinates"])
     problems: list[str] = []
     polygons: RingArrays = []
-    for part_index, rings in enumerate(parts):
+    for part_index, rings in enumerate(cast(list[Any], parts)):
         if not _is_list(rings) or not rings:
             problems.append(
                 f"part {part_index + 1} is empty"

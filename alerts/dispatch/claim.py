@@ -17,11 +17,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, aliased
 
-from alerts.db import is_postgres
+from alerts.db import is_postgres, rowcount
 from alerts.dispatch.models import Delivery, DeliveryStatus
 from alerts.dispatch.states import notice_states, stale_reason
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
@@ -48,7 +48,7 @@ class Claimed:
     language: str
 
 
-def _blocked_by_earlier() -> object:
+def _blocked_by_earlier() -> ColumnElement[bool]:
     """True for a row whose subscriber still has an unfinished earlier revision of the notice.
 
     This is what keeps an update or the all-clear from overtaking the original
@@ -205,7 +205,7 @@ def renew_leases(
         .values(lease_expires_at=now + timedelta(seconds=lease_s))
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def reclaim_expired(session: Session, *, max_attempts: int = 6, now: datetime | None = None) -> int:
@@ -233,7 +233,7 @@ def reclaim_expired(session: Session, *, max_attempts: int = 6, now: datetime | 
         )
         .execution_options(synchronize_session=False)
     )
-    count = result.rowcount or 0
+    count = rowcount(result)
     if count:
         logger.warning("reclaimed %d deliveries whose lease expired", count)
     return count
@@ -251,36 +251,43 @@ def drop_stale(session: Session, *, now: datetime | None = None) -> int:
         )
     )
     expired = (
-        session.execute(
-            update(Delivery)
-            .where(Delivery.status == D.PENDING, Delivery.notice_id.in_(ended))
-            .values(
-                status=D.DROPPED, error_code="expired", error="not sent: expired", updated_at=now
+        rowcount(
+            session.execute(
+                update(Delivery)
+                .where(Delivery.status == D.PENDING, Delivery.notice_id.in_(ended))
+                .values(
+                    status=D.DROPPED,
+                    error_code="expired",
+                    error="not sent: expired",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         or 0
     )
     newer = aliased(NoticeRevision)
     superseded = (
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.status == D.PENDING,
-                exists().where(
-                    newer.notice_id == Delivery.notice_id,
-                    newer.number > Delivery.revision_number,
-                    newer.state == RevisionState.PUBLISHED,
-                ),
+        rowcount(
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.status == D.PENDING,
+                    exists().where(
+                        newer.notice_id == Delivery.notice_id,
+                        newer.number > Delivery.revision_number,
+                        newer.state == RevisionState.PUBLISHED,
+                    ),
+                )
+                .values(
+                    status=D.DROPPED,
+                    error_code="superseded",
+                    error="not sent: superseded",
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .values(
-                status=D.DROPPED,
-                error_code="superseded",
-                error="not sent: superseded",
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         or 0
     )
     return expired + superseded

@@ -39,11 +39,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from alerts.db import is_postgres
+from alerts.db import is_postgres, rowcount
 from alerts.dispatch.models import Delivery, DeliveryStatus
 from alerts.dispatch.states import RECEIVED
 from alerts.dispatch.wakeup import announce
 from alerts.notices.models import MsgType, Notice, NoticeRevision
+from alerts.orm import table_of
 from alerts.places.targeting import subscriber_ids_in_area
 from alerts.residents.models import Subscriber, wants_channel
 from channels.base import SEVERITY_ORDER
@@ -76,7 +77,7 @@ def supersede_unsent(
         )
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def earlier_recipients(
@@ -163,12 +164,12 @@ def _insert_chunk(
         )
     ).where(Subscriber.id.in_(list(ids)), wants_channel(channel))
     statement = (
-        sqlite.insert(Delivery.__table__)
+        sqlite.insert(table_of(Delivery))
         .from_select(_COLUMNS, source)
         .on_conflict_do_nothing(index_elements=["revision_id", "subscriber_id", "channel"])
     )
     result = session.execute(statement.execution_options(preserve_rowcount=True))
-    return max(result.rowcount or 0, 0)
+    return max(rowcount(result), 0)
 
 
 def _insert_all_postgres(
@@ -226,7 +227,7 @@ def _insert_all_postgres(
         .join_from(targets, Subscriber, Subscriber.id == targets.c.subscriber_id)
         .where(or_(*(and_(channel == c, wants_channel(c)) for c in channels)))
     )
-    statement = postgresql.insert(Delivery.__table__).from_select(_COLUMNS, source)
+    statement = postgresql.insert(table_of(Delivery)).from_select(_COLUMNS, source)
     if _revision_has_rows(session, revision):
         statement = statement.on_conflict_do_nothing(
             index_elements=["revision_id", "subscriber_id", "channel"]

@@ -29,7 +29,7 @@ from alerts.dispatch.claim import Claimed
 from alerts.dispatch.messages import parse_reference
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
 from alerts.dispatch.states import notice_states, stale_reason
-from alerts.orm import utcnow
+from alerts.orm import table_of, utcnow
 from alerts.residents.optout import opt_out
 from channels.base import DeliveryResult, Message, Outcome, Recipient
 from channels.providers.twilio import (
@@ -120,7 +120,7 @@ def apply_reports(
     """
     now = now or utcnow()
     counts: dict[str, int] = {}
-    table = Delivery.__table__
+    table = table_of(Delivery)
     accepted = [r for r in reports if r.result.outcome is Outcome.ACCEPTED]
     if accepted:
         c = table.c
@@ -250,7 +250,7 @@ def _requeue_marked(
     accepted-sends UPDATE, which skipped them. One query for the batch, and one
     UPDATE statement for the rows it finds.
     """
-    table = Delivery.__table__
+    table = table_of(Delivery)
     c = table.c
     attempts = dict(
         session.execute(
@@ -363,7 +363,7 @@ def apply_status_callback(
             return D.OPTED_OUT
         if transient:
             return _requeue_after_receipt(session, delivery, policy, now)
-    delivery.status = status
+    delivery.status = D(status)
     if status == D.DELIVERED:
         delivery.error_code = delivery.error = None
     return status
@@ -389,7 +389,7 @@ def _requeue_after_receipt(
         delivery.error = f"not retried: {reason} ({delivery.error})"
         return D.DROPPED
     again, not_before, gave_up = policy.after_transient_receipt(delivery.attempts, now)
-    delivery.status = again
+    delivery.status = D(again)
     delivery.error = gave_up + (delivery.error or "")
     if again == D.PENDING:
         delivery.provider_ref = None

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from alerts.db import rowcount
 from alerts.dispatch.models import Delivery, OutboxMessage
 from alerts.notices.models import Notice
 from alerts.orm import utcnow
@@ -45,12 +46,14 @@ def purge_expired(
     ended = select(Notice.id).where(Notice.ended_at.is_not(None), Notice.ended_at < cutoff)
     due = select(Delivery.id).where(Delivery.notice_id.in_(ended)).limit(chunk)
     ids = list(session.scalars(due))
-    copies = session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.delivery_id.in_(ids) | (OutboxMessage.created_at < cutoff)
+    copies = rowcount(
+        session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.delivery_id.in_(ids) | (OutboxMessage.created_at < cutoff)
+            )
         )
-    ).rowcount
+    )
     deliveries = (
-        session.execute(delete(Delivery).where(Delivery.id.in_(ids))).rowcount if ids else 0
+        rowcount(session.execute(delete(Delivery).where(Delivery.id.in_(ids)))) if ids else 0
     )
     return Purged(deliveries or 0, copies or 0)

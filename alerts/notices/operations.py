@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from alerts.db import rowcount
 from alerts.errors import Forbidden, InvalidTransition, NotFound, TwoPersonRule, ValidationFailed
 from alerts.notices import audit
 from alerts.notices.lifecycle import LIVE, move_notice, move_revision
@@ -443,6 +444,7 @@ def cancel_notice(session: Session, notice: Notice, data: CancelIn, *, by: Opera
         move_revision(waiting, R.WITHDRAWN, action="withdraw")
         audit.record(session, "withdraw_update", notice=notice, by=by, revision=waiting.number)
     base = notice.current_revision
+    texts: dict[str, dict[str, str]]
     if data.texts:
         texts = {lang: text.model_dump() for lang, text in data.texts.items()}
     else:
@@ -482,12 +484,14 @@ def activate_due(session: Session, *, now: datetime | None = None) -> list[Notic
     ).all()
     activated = []
     for notice_id in due:
-        claimed = session.execute(
-            update(Notice)
-            .where(Notice.id == notice_id, Notice.status == S.SCHEDULED)
-            .values(status=S.ACTIVE, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = rowcount(
+            session.execute(
+                update(Notice)
+                .where(Notice.id == notice_id, Notice.status == S.SCHEDULED)
+                .values(status=S.ACTIVE, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if claimed != 1:
             continue
         notice = session.get(Notice, notice_id, populate_existing=True)
@@ -521,12 +525,14 @@ def expire_ended(session: Session, *, now: datetime | None = None) -> list[Notic
     ).all()
     expired = []
     for notice_id in ended:
-        claimed = session.execute(
-            update(Notice)
-            .where(Notice.id == notice_id, Notice.status.in_([S.ACTIVE, S.SCHEDULED]))
-            .values(status=S.EXPIRED, ended_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        claimed = rowcount(
+            session.execute(
+                update(Notice)
+                .where(Notice.id == notice_id, Notice.status.in_([S.ACTIVE, S.SCHEDULED]))
+                .values(status=S.EXPIRED, ended_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if claimed != 1:
             continue
         notice = session.get(Notice, notice_id, populate_existing=True)

@@ -96,7 +96,9 @@ def build_snapshot(
         area_geojson_lon_lat=transport_area(revision),
         circles=circles,
         zones=tuple(revision.zone_slugs),
-        references=tuple(RevisionRef(r.identifier, r.published_at) for r in earlier),
+        references=tuple(
+            RevisionRef(r.identifier, r.published_at) for r in earlier if r.published_at
+        ),
         url=f"{base_url}/notices/{notice.id}",
         cap_url=f"{base_url}/cap/{notice.id}/{revision.number}.xml",
         sender=sender,

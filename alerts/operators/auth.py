@@ -67,7 +67,7 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
         failures = session.scalar(
             select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at > since)
         )
-        if failures >= MAX_FAILED_LOGINS * (4 if key.startswith("client:") else 1):
+        if (failures or 0) >= MAX_FAILED_LOGINS * (4 if key.startswith("client:") else 1):
             raise TooManyAttempts("Too many failed logins; wait a few minutes and try again")
     operator = session.scalar(select(Operator).where(Operator.email == email))
     if operator is not None and operator.active and _verify(operator, password):

@@ -25,12 +25,13 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
+from alerts.orm import table_of
 from alerts.places.models import Address
 from geodata.addresses import (
     AddressImportError,
@@ -143,7 +144,7 @@ def import_addresses(
         source_crs=result.source_crs,
         source_format=result.source_format,
     )
-    kind = "line" if result.source_format == "csv" else "feature"
+    kind: Literal["line", "feature"] = "line" if result.source_format == "csv" else "feature"
     rows: dict[str, dict[str, Any]] = {}
     for record, location in zip(result.records, result.record_locations, strict=True):
         values = _address_values(record, synthetic)
@@ -175,7 +176,7 @@ def import_addresses(
         ]
         # Core executemany: the ORM would split rows by which values are None.
         if new:
-            session.execute(insert(Address.__table__), new)
+            session.execute(insert(table_of(Address)), new)
         if changed:
             session.execute(_UPDATE_BY_ID, [{"row_id": v.pop("id"), **v} for v in changed])
         report.created += len(new)
@@ -193,7 +194,7 @@ def import_addresses(
 
 
 _UPDATE_BY_ID = (
-    update(Address.__table__)
+    update(table_of(Address))
     .where(Address.__table__.c.id == bindparam("row_id"))
     .values({c: bindparam(c) for c in _ADDRESS_FIELDS})
 )
@@ -250,8 +251,7 @@ def street_matcher(session: Session) -> StreetMatcher:
     Rebuilt when the register has grown (its highest id changed), when an
     import ran in this process, or after :data:`MATCHER_MAX_AGE_S`.
     """
-    bind = session.get_bind()
-    cache_key = bind.url.render_as_string(hide_password=True)
+    cache_key = session.get_bind().engine.url.render_as_string(hide_password=True)
     max_id = session.scalar(select(func.max(Address.id))) or 0
     with _matchers_lock:
         cached = _matchers.get(cache_key)
@@ -526,6 +526,7 @@ def _prefix_rows(
     session: Session, query: AddressQuery, keys: list[str], *, exact_keys: bool = False
 ) -> list[dict[str, Any]]:
     """Candidate rows for the street key prefix (or exact keys), narrowed by number and place."""
+    street: ColumnElement[bool]
     if exact_keys:
         street = Address.street_key.in_(keys)
     else:

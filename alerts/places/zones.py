@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -114,9 +115,9 @@ def import_zones(
     return report
 
 
-def _geojson(geometry: shapely.Geometry) -> dict:
+def _geojson(geometry: shapely.Geometry) -> dict[str, Any]:
     """A geometry as plain GeoJSON (lists, not tuples), ready for a JSON column."""
-    return _json_safe(mapping(geometry))
+    return cast(dict[str, Any], _json_safe(mapping(geometry)))
 
 
 def _json_safe(value: object) -> object:

@@ -116,7 +116,8 @@ def conditional(
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
     if cors:
         response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 def cached_response(

@@ -126,10 +126,9 @@ def _template_helpers() -> dict[str, Any]:
 
 def switch_lang_url(lang: str) -> str:
     """This page in ``lang`` (keeping its query, e.g. an archive search)."""
-    args = {k: v for k, v in request.args.items() if k != "lang"}
-    return url_for(
-        request.endpoint or "public.index", **(request.view_args or {}), **args, lang=lang
-    )
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "lang"}
+    values.update(request.view_args or {}, lang=lang)
+    return url_for(request.endpoint or "public.index", **values)
 
 
 def map_features(snapshots: list[NoticeSnapshot], lang: str) -> dict[str, Any]:

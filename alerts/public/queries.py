@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
@@ -63,9 +63,9 @@ def overdue(notice: Notice, now: datetime | None = None) -> bool:
     return notice.status == S.ACTIVE and expires is not None and expires <= _now(now)
 
 
-def _public_clause(cutoff: datetime | None):
+def _public_clause(cutoff: datetime | None) -> ColumnElement[bool]:
     """SQL: went out to the public and is active, or ended after ``cutoff`` (None: any time)."""
-    ended = Notice.status.in_(ENDED)
+    ended: ColumnElement[bool] = Notice.status.in_(ENDED)
     if cutoff is not None:
         ended = ended & (Notice.ended_at >= cutoff)
     return Notice.published_at.is_not(None) & or_(Notice.status == S.ACTIVE, ended)
@@ -97,7 +97,8 @@ def _revision_geometry(revision: NoticeRevision) -> tuple[BaseGeometry, Prepared
 
 
 def _zone_geometry(zone: Zone) -> tuple[BaseGeometry, PreparedGeometry]:
-    stamp = int(_aware(zone.updated_at).timestamp() * 1e6) if zone.updated_at else 0
+    updated = _aware(zone.updated_at)
+    stamp = int(updated.timestamp() * 1e6) if updated else 0
     return _geometry((f"zone:{zone.slug}", stamp), json.dumps(zone.geometry, sort_keys=True))
 
 
@@ -297,7 +298,7 @@ def _content_state_query():
 class ContentState(NamedTuple):
     """What :func:`content_state` answers (hashable: it is part of cache keys)."""
 
-    count: int
+    public_count: int
     newest_change: datetime | None  # of any public notice in the window
     overdue: int
     zones_changed: str

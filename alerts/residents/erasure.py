@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from alerts.db import rowcount
 from alerts.dispatch.models import Delivery, OutboxMessage
 from alerts.residents.models import Subscriber, SubscriberLocation
 
@@ -46,12 +47,12 @@ def erase_subscribers(session: Session, ids: Collection[int]) -> Erased:
     if not ids:
         return Erased(0, 0, 0, 0)
     deliveries = select(Delivery.id).where(Delivery.subscriber_id.in_(ids))
-    outbox = session.execute(
-        delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(deliveries))
-    ).rowcount
-    sent = session.execute(delete(Delivery).where(Delivery.subscriber_id.in_(ids))).rowcount
-    locations = session.execute(
-        delete(SubscriberLocation).where(SubscriberLocation.subscriber_id.in_(ids))
-    ).rowcount
-    subscribers = session.execute(delete(Subscriber).where(Subscriber.id.in_(ids))).rowcount
+    outbox = rowcount(
+        session.execute(delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(deliveries)))
+    )
+    sent = rowcount(session.execute(delete(Delivery).where(Delivery.subscriber_id.in_(ids))))
+    locations = rowcount(
+        session.execute(delete(SubscriberLocation).where(SubscriberLocation.subscriber_id.in_(ids)))
+    )
+    subscribers = rowcount(session.execute(delete(Subscriber).where(Subscriber.id.in_(ids))))
     return Erased(subscribers, locations, sent, outbox)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from alerts.db import rowcount
 from alerts.orm import utcnow
 from alerts.residents.models import Subscriber
 
@@ -55,7 +56,7 @@ def opt_out(
         .values({column: moment, Subscriber.updated_at: moment})
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 def opt_in(
@@ -74,4 +75,4 @@ def opt_in(
         .values({column: None, Subscriber.updated_at: now or utcnow()})
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

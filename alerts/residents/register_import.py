@@ -33,7 +33,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from alerts.errors import ValidationFailed
-from alerts.orm import utcnow
+from alerts.orm import table_of, utcnow
 from alerts.places.register import AddressLookup
 from alerts.residents.models import LegalBasis, Subscriber, SubscriberLocation
 from geodata.addresses import csv_table, parse_address_query
@@ -339,7 +339,7 @@ def _register(
         batch = keys[start : start + _CHUNK]
         # A Core executemany (the ORM would split rows by which values are None), then the
         # ids read back by contact: RETURNING in a guaranteed order goes row by row on SQLite.
-        session.execute(insert(Subscriber.__table__), [new_subscribers[k] for k in batch])
+        session.execute(insert(table_of(Subscriber)), [new_subscribers[k] for k in batch])
         ids.update(_ids_by_key(session, batch))
     report.subscribers_created = len(keys)
     subscriber_ids = {ids[key] for key, _row in wanted}
@@ -362,7 +362,7 @@ def _register(
             }
         )
     for start in range(0, len(locations), _CHUNK):
-        session.execute(insert(SubscriberLocation.__table__), locations[start : start + _CHUNK])
+        session.execute(insert(table_of(SubscriberLocation)), locations[start : start + _CHUNK])
     report.locations_added = len(locations)
     session.flush()
 
@@ -377,17 +377,19 @@ def _ids_by_key(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str
     emails = [value for kind, value in keys if kind == "email"]
     found: dict[tuple[str, str], int] = {}
     if phones:
-        rows = session.execute(
+        for phone, subscriber_id in session.execute(
             select(Subscriber.phone, Subscriber.id).where(Subscriber.phone.in_(phones))
-        )
-        found.update((("phone", phone), subscriber_id) for phone, subscriber_id in rows)
+        ):
+            if phone is not None:
+                found["phone", phone] = subscriber_id
     if emails:
-        rows = session.execute(
+        for email, subscriber_id in session.execute(
             select(Subscriber.email, Subscriber.id).where(
                 Subscriber.email.in_(emails), Subscriber.phone.is_(None)
             )
-        )
-        found.update((("email", email), subscriber_id) for email, subscriber_id in rows)
+        ):
+            if email is not None:
+                found["email", email] = subscriber_id
     return found
 
 
@@ -405,14 +407,16 @@ def _existing_subscribers(
             .where(Subscriber.phone.in_(phones[start : start + _CHUNK]))
             .order_by(Subscriber.id.desc())
         ):
-            by_phone[phone] = subscriber_id  # the oldest wins (ordered newest first)
+            if phone is not None:
+                by_phone[phone] = subscriber_id  # the oldest wins (ordered newest first)
     for start in range(0, len(emails), _CHUNK):
         for email, subscriber_id in session.execute(
             select(Subscriber.email, Subscriber.id)
             .where(Subscriber.email.in_(emails[start : start + _CHUNK]))
             .order_by(Subscriber.id.desc())
         ):
-            by_email[email] = subscriber_id
+            if email is not None:
+                by_email[email] = subscriber_id
     return by_phone, by_email
 
 
@@ -429,5 +433,6 @@ def _existing_locations(session: Session, subscriber_ids: set[int]) -> set[tuple
                     SubscriberLocation.address_id.is_not(None),
                 )
             )
+            if a is not None
         )
     return found
