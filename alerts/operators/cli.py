@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 
 import click
 from flask.cli import with_appcontext
 
+from alerts.errors import DomainError
 from alerts.extensions import db
+from alerts.operators import accounts
+from channels.base import local_time
 
 
 @click.group("operators")
@@ -23,7 +29,6 @@ def operators_group() -> None:
 @with_appcontext
 def operators_create(email: str, role: str, name: str, password_stdin: bool) -> None:
     """Create an operator; the password comes from a prompt or standard input."""
-    from alerts.errors import DomainError
     from alerts.operators.auth import create_operator
 
     if password_stdin:
@@ -59,6 +64,99 @@ def apikeys_create(email: str, label: str) -> None:
         if operator is None:
             raise click.ClickException(f"no operator {email}")
         click.echo(create_api_key(session, operator, label=label))
+
+
+def _password(password_stdin: bool) -> str | None:
+    return sys.stdin.readline().rstrip("\n") if password_stdin else None
+
+
+def _when(moment: datetime | None) -> str:
+    return local_time(moment) if moment else "-"
+
+
+@operators_group.command("list")
+@with_appcontext
+def operators_list() -> None:
+    """Operators with their role and whether they may log in."""
+    with db.begin() as session:
+        rows = [
+            (o.email, o.role.value, "active" if o.active else "deactivated", _when(o.created_at))
+            for o in accounts.list_operators(session)
+        ]
+    _table(("email", "role", "state", "created"), rows)
+
+
+@operators_group.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def operators_deactivate(email: str) -> None:
+    """End EMAIL's sessions; they can no longer log in or act through their API keys."""
+    with _domain_errors(), db.begin() as session:
+        operator = accounts.find_operator(session, email)
+        accounts.deactivate_operator(session, operator)
+        click.echo(f"deactivated {operator.email}; their sessions and API keys no longer work")
+
+
+@operators_group.command("reset-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="read the new password from standard input")
+@with_appcontext
+def operators_reset_password(email: str, password_stdin: bool) -> None:
+    """Give EMAIL a new password (printed once unless read from standard input) and end
+    their sessions."""
+    with _domain_errors(), db.begin() as session:
+        operator = accounts.find_operator(session, email)
+        password = accounts.reset_password(session, operator, _password(password_stdin))
+        if password_stdin:
+            click.echo(f"new password set for {operator.email}; their sessions have ended")
+        else:
+            click.echo(f"one-time password for {operator.email} (shown once): {password}")
+
+
+@apikeys_group.command("list")
+@with_appcontext
+def apikeys_list() -> None:
+    """API keys: prefix, operator, label, created, last used, revoked."""
+    with db.begin() as session:
+        rows = [
+            (
+                key.prefix,
+                key.operator.email,
+                key.label or "-",
+                _when(key.created_at),
+                _when(key.last_used_at),
+                _when(key.revoked_at),
+            )
+            for key in accounts.list_api_keys(session)
+        ]
+    _table(("prefix", "operator", "label", "created", "last used", "revoked"), rows)
+
+
+@apikeys_group.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def apikeys_revoke(prefix: str) -> None:
+    """Revoke the key whose first 12 characters are PREFIX (from ``apikeys list``)."""
+    with _domain_errors(), db.begin() as session:
+        key = accounts.revoke_api_key(session, prefix)
+        click.echo(f"revoked {key.prefix} ({key.operator.email})")
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    """A refused change is one clear line and a non-zero exit, not a traceback."""
+    try:
+        yield
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
 
 
 COMMANDS = (operators_group, apikeys_group)

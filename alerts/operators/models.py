@@ -26,6 +26,8 @@ class Operator(Base):
     role: Mapped[Role] = mapped_column(EnumText(Role, 20))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped by a new password or deactivation: console sessions opened before then end.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="operator")

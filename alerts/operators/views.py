@@ -12,6 +12,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email
 
 from alerts.extensions import db
+from alerts.operators.accounts import end_sessions
 from alerts.operators.auth import authenticate
 from alerts.operators.models import Operator
 
@@ -28,7 +29,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         operator_id = session.get("operator_id")
         operator = db.session.get(Operator, operator_id) if operator_id else None
-        if operator is None or not operator.active:
+        current = session.get("session_version") == operator.session_version if operator else False
+        if operator is None or not operator.active or not current:
             return redirect(url_for("operators.login", next=request.path))
         g.operator = operator
         return view(*args, **kwargs)
@@ -48,6 +50,7 @@ def login():
         if operator is not None:
             session.clear()
             session["operator_id"] = operator.id
+            session["session_version"] = operator.session_version
             target = request.args.get("next", "")
             if not target.startswith("/console"):
                 target = url_for("console.notice_list")
@@ -58,5 +61,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """End this session and every other of the operator's: a copied cookie stops working."""
+    operator_id = session.get("operator_id")
+    operator = db.session.get(Operator, operator_id) if operator_id else None
+    if operator is not None and session.get("session_version") == operator.session_version:
+        end_sessions(operator)
+        db.session.commit()
     session.clear()
     return redirect(url_for("operators.login"))

@@ -1,0 +1,83 @@
+"""Account administration: listing, deactivating and resetting operators; listing and
+revoking API keys. Used by ``varsla operators …`` / ``varsla apikeys …``.
+
+Every change that should end an operator's console sessions (a new password,
+deactivation) bumps ``Operator.session_version``; a console session carries the
+version it was opened with and ends when the two differ.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from alerts.errors import NotFound, ValidationFailed
+from alerts.operators.auth import MIN_PASSWORD_LENGTH, hash_password
+from alerts.operators.models import ApiKey, Operator
+from alerts.orm import utcnow
+
+#: How many characters of a key name it: the prefix stored in clear ("vsk_" + 8).
+KEY_PREFIX_LENGTH = 12
+
+
+def find_operator(session: Session, email: str) -> Operator:
+    operator = session.scalar(select(Operator).where(Operator.email == email.strip().lower()))
+    if operator is None:
+        raise NotFound(f"no operator {email.strip()}")
+    return operator
+
+
+def list_operators(session: Session) -> Sequence[Operator]:
+    return session.scalars(select(Operator).order_by(Operator.email)).all()
+
+
+def end_sessions(operator: Operator) -> None:
+    """End every console session of ``operator`` (they check the version on each request)."""
+    operator.session_version += 1
+
+
+def deactivate_operator(session: Session, operator: Operator) -> None:
+    """The operator can no longer log in, use the console or act through an API key."""
+    operator.active = False
+    end_sessions(operator)
+    session.flush()
+
+
+def reset_password(session: Session, operator: Operator, password: str | None = None) -> str:
+    """Set a new password (a generated one-time password when none is given) and end the
+    operator's sessions; answers the password."""
+    new = password if password is not None else secrets.token_urlsafe(15)
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed.on("password", f"needs at least {MIN_PASSWORD_LENGTH} characters")
+    operator.password_hash = hash_password(new)
+    end_sessions(operator)
+    session.flush()
+    return new
+
+
+def list_api_keys(session: Session) -> Sequence[ApiKey]:
+    return session.scalars(
+        select(ApiKey).options(selectinload(ApiKey.operator)).order_by(ApiKey.created_at)
+    ).all()
+
+
+def revoke_api_key(session: Session, prefix: str) -> ApiKey:
+    """Revoke the key whose first characters are ``prefix`` (as ``apikeys list`` shows)."""
+    prefix = prefix.strip()
+    if len(prefix) != KEY_PREFIX_LENGTH:
+        raise ValidationFailed.on(
+            "prefix", f"give the key's first {KEY_PREFIX_LENGTH} characters, as listed"
+        )
+    keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).all()
+    if not keys:
+        raise NotFound(f"no API key {prefix}")
+    if len(keys) > 1:
+        raise ValidationFailed.on("prefix", "names more than one key; revoke them in the console")
+    key = keys[0]
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    session.flush()
+    return key
