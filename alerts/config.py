@@ -64,6 +64,9 @@ class Settings(BaseModel):
     tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png", alias="VARSLA_TILE_URL")
     tile_attribution: str = Field("© OpenStreetMap contributors", alias="VARSLA_TILE_ATTRIBUTION")
     scheduler_interval_s: float = Field(10.0, gt=0, alias="VARSLA_SCHEDULER_INTERVAL_S")
+    # Request bodies above this are refused (413) before they are read: a notice with a
+    # drawn area of thousands of points is a few hundred kB.
+    max_body_bytes: int = Field(2_000_000, ge=10_000, alias="VARSLA_MAX_BODY_BYTES")
 
     @property
     def sms_configured(self) -> bool:
@@ -107,6 +110,7 @@ def init_app(app: Flask) -> Settings:
     values = Settings.model_validate(dict(app.config))
     values = values.model_copy(update={"base_url": values.base_url.rstrip("/")})
     app.config["VARSLA_BASE_URL"] = values.base_url
+    app.config["MAX_CONTENT_LENGTH"] = values.max_body_bytes
     app.extensions["varsla_settings"] = values
     return values
 

@@ -177,11 +177,14 @@ def fill_template(
         raise ValidationFailed.on("template", f"unknown template; known: {', '.join(TEMPLATES)}")
     texts: dict[str, dict[str, str]] = {}
     for language, fields in template.texts.items():
+        # A value the operator typed (``place`` too) wins over the one derived from the area.
         mapping = _Blank(
-            place=place,
-            start=short_local_time(onset, language),
-            end=short_local_time(expires, language),
-            **(values or {}),
+            {
+                "place": place,
+                "start": short_local_time(onset, language),
+                "end": short_local_time(expires, language),
+                **(values or {}),
+            }
         )
         texts[language] = {
             name: string.Formatter().vformat(text, (), mapping).strip()

@@ -21,12 +21,19 @@ from alerts.notices import audit
 from alerts.notices.lifecycle import LIVE, move_notice, move_revision
 from alerts.notices.models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
 from alerts.notices.notice_templates import fill_template
-from alerts.notices.schemas import REQUIRED_LANGUAGES, CancelIn, NoticeChangesIn, NoticeIn
+from alerts.notices.schemas import (
+    REQUIRED_LANGUAGES,
+    TEXT_LIMITS,
+    CancelIn,
+    NoticeChangesIn,
+    NoticeIn,
+)
 from alerts.operators.models import Operator, Role
 from alerts.orm import utcnow
 from alerts.places.areas import resolve_area
 from alerts.places.models import Zone
 from alerts.signals import revision_released
+from alerts.text import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +85,17 @@ def _texts(session: Session, data: NoticeIn) -> tuple[dict[str, dict[str, str]],
 
 
 def _check_texts(texts: dict[str, dict[str, str]]) -> None:
-    for language in REQUIRED_LANGUAGES:
-        if language not in texts:
-            raise ValidationFailed.on(f"texts.{language}", "this language is required")
+    """Every required language is there, and texts filled in from a template keep within
+    the same limits as typed ones (a long place name can push a headline past them)."""
+    for required in REQUIRED_LANGUAGES:
+        if required not in texts:
+            raise ValidationFailed.on(f"texts.{required}", "this language is required")
+    for language, fields in texts.items():
+        for name, value in fields.items():
+            try:
+                clean_text(value, max_length=TEXT_LIMITS.get(name), multiline=name != "headline")
+            except ValueError as exc:
+                raise ValidationFailed.on(f"texts.{language}.{name}", str(exc)) from None
 
 
 def create_notice(session: Session, data: NoticeIn, *, by: Operator) -> Notice:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from alerts.errors import FieldError, ValidationFailed
+from alerts.text import clean_text
 
 Language = Literal["sv", "en"]
 CategoryName = Literal[
@@ -27,6 +36,37 @@ HEADLINE_MAX = 160
 DESCRIPTION_MAX = 4000
 INSTRUCTION_MAX = 1000
 REQUIRED_LANGUAGES: tuple[Language, ...] = ("sv",)
+TEXT_LIMITS = {
+    "headline": HEADLINE_MAX,
+    "description": DESCRIPTION_MAX,
+    "instruction": INSTRUCTION_MAX,
+}
+TEMPLATE_VALUE_MAX = 200
+TEMPLATE_VALUES_MAX = 10
+REASON_MAX = 2000
+#: A circle smaller than a house or larger than a county is a mistake (or lon/lat swapped).
+RADIUS_MIN_M = 10
+RADIUS_MAX_M = 100_000
+
+
+def _checked(max_length: int, *, multiline: bool = True) -> AfterValidator:
+    """A string every output can carry (:func:`alerts.text.clean_text`), at most
+    ``max_length`` characters after NFC normalisation."""
+    return AfterValidator(lambda v: clean_text(v, max_length=max_length, multiline=multiline))
+
+
+Headline = Annotated[
+    str,
+    Field(min_length=1, max_length=HEADLINE_MAX),
+    _checked(HEADLINE_MAX, multiline=False),
+]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), _checked(DESCRIPTION_MAX)]
+Instruction = Annotated[str, Field(max_length=INSTRUCTION_MAX), _checked(INSTRUCTION_MAX)]
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX), _checked(REASON_MAX)]
+ZoneSlug = Annotated[str, Field(min_length=1, max_length=100), _checked(100, multiline=False)]
+TemplateValue = Annotated[
+    str, Field(max_length=TEMPLATE_VALUE_MAX), _checked(TEMPLATE_VALUE_MAX, multiline=False)
+]
 
 
 class Strict(BaseModel):
@@ -34,14 +74,14 @@ class Strict(BaseModel):
 
 
 class TextIn(Strict):
-    headline: Annotated[str, Field(min_length=1, max_length=HEADLINE_MAX)]
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
-    instruction: Annotated[str, Field(max_length=INSTRUCTION_MAX)] = ""
+    headline: Headline
+    description: Description = ""
+    instruction: Instruction = ""
 
 
 class CircleIn(Strict):
     center: Annotated[list[float], Field(min_length=2, max_length=2, description="[lon, lat]")]
-    radius_m: Annotated[float, Field(gt=0, le=100_000)]
+    radius_m: Annotated[float, Field(ge=RADIUS_MIN_M, le=RADIUS_MAX_M)]
 
     @model_validator(mode="after")
     def _center_in_range(self) -> CircleIn:
@@ -52,7 +92,7 @@ class CircleIn(Strict):
 
 
 class AreaIn(Strict):
-    zones: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
+    zones: Annotated[list[ZoneSlug], Field(max_length=200)] = []
     geometry: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon or MultiPolygon in lon/lat"
     )
@@ -68,8 +108,11 @@ class AreaIn(Strict):
 class NoticeIn(Strict):
     """``POST /api/v1/notices``: a new draft."""
 
-    template: str | None = None
-    template_values: dict[str, str] = {}
+    template: Annotated[str, Field(max_length=40)] | None = None
+    template_values: Annotated[
+        dict[Annotated[str, Field(max_length=40)], TemplateValue],
+        Field(max_length=TEMPLATE_VALUES_MAX),
+    ] = {}
     category: CategoryName | None = None
     severity: Severity | None = None
     urgency: Urgency | None = None
@@ -108,12 +151,12 @@ class EmptyIn(Strict):
 
 
 class RejectIn(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Reason
 
 
 class PublishIn(Strict):
     at: AwareDatetime | None = Field(default=None, description="publish later, at this time")
-    emergency_reason: Annotated[str, Field(max_length=2000)] | None = Field(
+    emergency_reason: Reason | None = Field(
         default=None, description="admins only: publish without a second person's approval"
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from alerts.config import settings
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
 from alerts.places.models import Zone
+from alerts.text import showable
 from channels.base import Circle, NoticeSnapshot, NoticeText, RevisionRef
 from geodata.areas import simplify_for_transport
 
@@ -82,9 +83,12 @@ def build_snapshot(
         severity=revision.severity,
         urgency=revision.urgency,
         certainty=revision.certainty,
+        # showable(): text stored before the edge checked it must not break a feed for all.
         texts={
             lang: NoticeText(
-                t.get("headline", ""), t.get("description", ""), t.get("instruction", "")
+                showable(t.get("headline", "")),
+                showable(t.get("description", "")),
+                showable(t.get("instruction", "")),
             )
             for lang, t in revision.texts.items()
         },

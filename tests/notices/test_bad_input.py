@@ -104,7 +104,7 @@ CASES = [
         notice_payload(area={"circle": {"center": [14.5, 60.9], "radius_m": -5}}),
         422,
         "area.circle.radius_m",
-        "greater than 0",
+        "greater than or equal to 10",
     ),
     (
         "missing category without template",
@@ -114,6 +114,66 @@ CASES = [
         "required",
     ),
     ("unknown template", notice_payload(template="volcano"), 422, "template", "unknown template"),
+    (
+        "circle smaller than a house",
+        notice_payload(area={"circle": {"center": [14.5, 60.9], "radius_m": 0.5}}),
+        422,
+        "area.circle.radius_m",
+        "greater than or equal to 10",
+    ),
+    *[
+        (
+            f"{name} in a headline",
+            notice_payload(texts={"sv": {"headline": f"Koka{char}vattnet"}}),
+            422,
+            "texts.sv.headline",
+            message,
+        )
+        for name, char, message in (
+            ("vertical tab from a Word paste", "\x0b", "U+000B"),
+            ("non-character", "\ufffe", "U+FFFE"),
+            ("unpaired surrogate", "\ud800", "unicode string"),
+            ("right-to-left override", "\u202e", "bidirectional"),
+            ("line break", "\n", "one line"),
+        )
+    ],
+    (
+        "NUL in a headline (400 before any view, as PostgreSQL cannot store it)",
+        notice_payload(texts={"sv": {"headline": "Koka\x00vattnet"}}),
+        400,
+        "texts.sv.headline",
+        "U+0000",
+    ),
+    (
+        "control character in a description",
+        notice_payload(texts={"sv": {"headline": "Koka", "description": "a\x1bb"}}),
+        422,
+        "texts.sv.description",
+        "U+001B",
+    ),
+    (
+        "10 MB template value",
+        notice_payload(
+            template="boil_water", texts={}, template_values={"place": "x" * 10_000_000}
+        ),
+        413,
+        None,
+        None,
+    ),
+    (
+        "long template value",
+        notice_payload(template="boil_water", texts={}, template_values={"place": "Å" * 201}),
+        422,
+        "template_values.place",
+        "at most 200",
+    ),
+    (
+        "template value that pushes the headline past its limit",
+        notice_payload(template="boil_water", texts={}, template_values={"place": "Å" * 150}),
+        422,
+        "texts.sv.headline",
+        "at most 160",
+    ),
 ]
 
 
@@ -127,6 +187,9 @@ def test_bad_notice_is_refused_naming_the_field(
     assert response.status_code == status, response.get_json()
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
+    if field is None:  # refused before the body was read
+        assert _nothing_written(session)
+        return
     fields = {e["field"]: e["message"] for e in problem["errors"]}
     assert field in fields, problem
     assert message in fields[field], problem

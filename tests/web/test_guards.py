@@ -1,0 +1,93 @@
+"""Requests no view should have to handle are refused before any view runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select, update
+
+from alerts.models import Notice, NoticeRevision
+from alerts.web.guards import MAX_JSON_DEPTH, json_depth
+from tests.factories import api_headers, create_operator, create_zone, notice_payload
+
+
+@pytest.fixture
+def author(session):
+    create_zone(session)
+    headers = api_headers(session, create_operator(session, "author", "author@test.varsla.se"))
+    session.commit()
+    return headers
+
+
+def test_json_depth_counts_brackets_outside_strings():
+    assert json_depth(b'{"a": [1, {"b": "[[[{{{"}]}') == 3
+    assert json_depth(b'"just a string"') == 0
+    assert json_depth(b'{"a": "\\"[["}') == 1
+
+
+def test_deeply_nested_json_is_400_not_500(client, session, author):
+    deep = "[" * 100_000 + "]" * 100_000
+    response = client.post(
+        "/api/v1/notices", data=deep, headers={**author, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "body"
+    assert f"deeper than {MAX_JSON_DEPTH}" in response.get_json()["detail"]
+    nested = notice_payload(template_values={"place": "x"})
+    nested["area"]["geometry"] = json.loads("[" * 40 + "]" * 40)
+    assert client.post("/api/v1/notices", json=nested, headers=author).status_code == 400
+    assert session.scalar(select(func.count()).select_from(Notice)) == 0
+
+
+def test_an_oversize_body_is_413_before_it_is_read(client, session, author):
+    ring = [[14.5 + i * 1e-6, 60.9] for i in range(200_000)]
+    body = notice_payload(area={"geometry": {"type": "Polygon", "coordinates": [ring]}})
+    response = client.post("/api/v1/notices", json=body, headers=author)
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    assert session.scalar(select(func.count()).select_from(Notice)) == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/addresses?q=Storgatan%00",
+        "/api/v1/notices?cursor=%00",
+        "/feeds/zones/ges%00unda.rss",
+        "/api/v1/active?zone=%00",
+        "/notices/%00",
+    ],
+)
+def test_nul_anywhere_in_the_url_is_400(client, author, path):
+    response = client.get(path, headers=author)
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+
+
+def test_nul_in_a_form_field_is_400(client):
+    response = client.post("/console/login", data={"email": "a\x00@b.se", "password": "x"})
+    assert response.status_code == 400
+
+
+def test_a_stored_control_character_cannot_take_the_feeds_down(client, session, author):
+    """Text written before the edge checked it (here, straight into the database) is
+    shown without the character, and every feed and CAP document still parses."""
+    from lxml import etree
+
+    approver = api_headers(session, create_operator(session, "approver", "ok@test.varsla.se"))
+    session.commit()
+    nid = client.post("/api/v1/notices", json=notice_payload(), headers=author).get_json()["id"]
+    client.post(f"/api/v1/notices/{nid}/submit", json={}, headers=author)
+    client.post(f"/api/v1/notices/{nid}/approve", json={}, headers=approver)
+    assert (
+        client.post(f"/api/v1/notices/{nid}/publish", json={}, headers=approver).status_code == 200
+    )
+    texts = {"sv": {"headline": "Koka\x0bvattnet\ufffe nu", "description": "", "instruction": ""}}
+    session.execute(update(NoticeRevision).values(texts=texts))
+    session.commit()
+    for path in ("/feeds/notices.rss", "/feeds/notices.atom", "/feeds/cap.atom", f"/cap/{nid}.xml"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        root = etree.fromstring(response.get_data())
+        assert "Kokavattnet nu" in etree.tostring(root, encoding="unicode"), path
+    assert "Kokavattnet nu" in client.get(f"/notices/{nid}").get_data(as_text=True)
