@@ -19,7 +19,14 @@ from alerts.db import rowcount
 from alerts.errors import Forbidden, InvalidTransition, NotFound, TwoPersonRule, ValidationFailed
 from alerts.notices import audit
 from alerts.notices.lifecycle import LIVE, move_notice, move_revision
-from alerts.notices.models import MsgType, Notice, NoticeRevision, NoticeStatus, RevisionState
+from alerts.notices.models import (
+    AuditEvent,
+    MsgType,
+    Notice,
+    NoticeRevision,
+    NoticeStatus,
+    RevisionState,
+)
 from alerts.notices.notice_templates import fill_template
 from alerts.notices.schemas import (
     REQUIRED_LANGUAGES,
@@ -288,6 +295,21 @@ def _record_move(
     )
 
 
+def revision_authors(session: Session, notice: Notice, revision: NoticeRevision) -> set[int]:
+    """Everyone who wrote, edited or submitted ``revision``: its creator, its submitter and,
+    from the audit trail, whoever edited it in place (which makes them an author too)."""
+    editors = session.scalars(
+        select(AuditEvent.operator_id).where(
+            AuditEvent.notice_id == notice.id,
+            AuditEvent.revision == revision.number,
+            AuditEvent.action == "edit",
+            AuditEvent.operator_id.is_not(None),
+        )
+    ).all()
+    people = {revision.created_by_id, revision.submitted_by_id, *editors}
+    return {person for person in people if person is not None}
+
+
 def _awaiting(notice: Notice, action: str) -> NoticeRevision:
     revision = notice.working_revision
     if revision is None:
@@ -300,12 +322,12 @@ def _awaiting(notice: Notice, action: str) -> NoticeRevision:
 def approve_notice(session: Session, notice: Notice, *, by: Operator) -> Notice:
     """Approve what waits: a submitted draft, an update or an all-clear.
 
-    The person who wrote or submitted a revision cannot approve it.
+    Nobody who wrote, edited or submitted any part of a revision can approve it.
     """
     _require(by, Role.APPROVER)
     revision = _awaiting(notice, "approve")
-    if by.id in (revision.created_by_id, revision.submitted_by_id):
-        raise TwoPersonRule("You wrote or submitted this; another approver must approve it")
+    if by.id in revision_authors(session, notice, revision):
+        raise TwoPersonRule("You wrote, edited or submitted this; another approver must approve it")
     move_revision(revision, R.APPROVED, action="approve")
     old = notice.status
     if notice.status == S.PENDING_APPROVAL:

@@ -115,6 +115,22 @@ def test_the_submitter_cannot_approve_their_own_notice(client, people):
     assert _post(client, f"/notices/{nid}/approve", people["approver2"])["status"] == "approved"
 
 
+def test_an_approver_who_edited_a_draft_cannot_approve_it(client, people):
+    """Editing someone else's draft in place makes the editor one of its authors: the
+    two-person rule cannot be walked around by editing and letting the author submit."""
+    author, approver = people["author"], people["approver"]
+    nid = _post(client, "/notices", author, notice_payload(), expect=201)["id"]
+    changed = {"texts": {"sv": {"headline": "Koka vattnet i hela Gesunda"}}}
+    _post(client, f"/notices/{nid}/update", approver, changed)
+    _post(client, f"/notices/{nid}/submit", author)
+    refused = client.post(f"/api/v1/notices/{nid}/approve", json={}, headers=approver)
+    assert refused.status_code == 403
+    assert "edited" in refused.get_json()["detail"]
+    audit = client.get(f"/api/v1/notices/{nid}/audit", headers=author).get_json()["items"]
+    assert ("edit", "approver@test.varsla.se") in [(e["action"], e["by"]) for e in audit]
+    assert _post(client, f"/notices/{nid}/approve", people["approver2"])["status"] == "approved"
+
+
 @pytest.mark.parametrize(
     ("steps", "action", "who", "status", "detail"),
     [
