@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup
 from alerts import cli, dispatch, notices, operators, places, public, residents
 from alerts import config as configuration
 from alerts.extensions import babel, csrf, db
-from alerts.web import guards, openapi, ops, problems
+from alerts.web import guards, headers, openapi, ops, problems
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=_select_locale)
     problems.init_app(app)
     guards.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
     cli.init_app(app)

@@ -67,6 +67,9 @@ class Settings(BaseModel):
     # Request bodies above this are refused (413) before they are read: a notice with a
     # drawn area of thousands of points is a few hundred kB.
     max_body_bytes: int = Field(2_000_000, ge=10_000, alias="VARSLA_MAX_BODY_BYTES")
+    # Reverse proxies in front (nginx, a load balancer): how many X-Forwarded-* hops to
+    # believe. 0 trusts none, so a client cannot choose the address it is throttled by.
+    trusted_proxies: int = Field(0, ge=0, le=5, alias="VARSLA_TRUSTED_PROXIES")
 
     @property
     def sms_configured(self) -> bool:

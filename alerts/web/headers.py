@@ -1,0 +1,62 @@
+"""Security headers on every response, and what a reverse proxy in front may tell us.
+
+Pages set their own Content-Security-Policy where they need something else (the
+public pages allow the map's tile server and framing by this origin; the banner
+fragment may be framed by any site); everything else gets :data:`STRICT_CSP`,
+which also forbids framing, so a logged-in console cannot be clickjacked.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from alerts.config import settings
+
+#: No inline script or style anywhere, nothing from other origins, never in a frame.
+STRICT_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", STRICT_CSP)
+        if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
+            headers.setdefault("X-Frame-Options", "DENY")
+    if settings().base_url.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.method == "TRACE":
+        # Nothing here answers TRACE; say what does (RFC 9110: a 405 lists the methods).
+        headers["Allow"] = "GET, HEAD, POST, OPTIONS"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Headers on every response; the client's address and scheme from trusted proxies;
+    ``Secure`` cookies when the public URL is HTTPS."""
+    app.after_request(security_headers)
+    config = settings(app)
+    https = config.base_url.startswith("https://")
+    app.config["SESSION_COOKIE_SECURE"] = https
+    if config.trusted_proxies:
+        # Only as many X-Forwarded-* hops as there are proxies of ours: a client cannot
+        # pick its own address (login throttling is per client address) by sending one.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n
+        )
