@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 from datetime import timedelta
 
@@ -20,15 +22,23 @@ from alerts.orm import utcnow
 logger = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
+#: Verified against when the email is unknown, so that costs what a known one does.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 API_KEY_PREFIX = "vsk_"
-MAX_FAILED_LOGINS = 5
-LOGIN_WINDOW = timedelta(minutes=15)
+#: Failures per (client, account) before each further try waits; the wait doubles.
+FREE_FAILURES = 5
+MAX_LOGIN_DELAY_S = 900
+LOGIN_WINDOW = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 12
 
 
 class TooManyAttempts(DomainError):
     status = 429
     title = "Too many attempts"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 def hash_password(password: str) -> str:
@@ -54,30 +64,58 @@ def create_operator(
     return operator
 
 
+def _throttle_key(email: str, client: str) -> str:
+    # Hashed: the table should not collect what people typed into the email field.
+    return "pair:" + hashlib.sha256(f"{client}\n{email}".encode()).hexdigest()[:40]
+
+
+def login_delay_s(failures: int) -> float:
+    """Seconds a (client, account) pair waits after its last failure: nothing for the
+    first :data:`FREE_FAILURES`, then doubling from one second up to a quarter hour."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return float(min(2 ** (failures - FREE_FAILURES), MAX_LOGIN_DELAY_S))
+
+
 def authenticate(session: Session, email: str, password: str, *, client: str) -> Operator | None:
     """The operator with these credentials, or None. Raises TooManyAttempts when throttled.
 
-    Failed attempts are counted per email and per client address in the
-    database, so the limit holds across processes and hosts.
+    Failures are counted per (client address, account) in the database, so the
+    limit holds across processes: guessing one account from one address slows down
+    more and more, while the operator at another desk (or behind the same proxy,
+    with ``VARSLA_TRUSTED_PROXIES`` set) can still log in. A known and an unknown
+    email cost the same work, so timing does not tell which accounts exist.
     """
     email = email.strip().lower()
-    keys = [f"email:{email}", f"client:{client}"]
-    since = utcnow() - LOGIN_WINDOW
-    for key in keys:
-        failures = session.scalar(
-            select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at > since)
+    key = _throttle_key(email, client)
+    now = utcnow()
+    failures = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.key == key, LoginAttempt.at > now - LOGIN_WINDOW
         )
-        if (failures or 0) >= MAX_FAILED_LOGINS * (4 if key.startswith("client:") else 1):
-            raise TooManyAttempts("Too many failed logins; wait a few minutes and try again")
+    ).one()
+    count, last = int(failures[0] or 0), failures[1]
+    wait = login_delay_s(count)
+    if last is not None and wait and (remaining := (last - now).total_seconds() + wait) > 0:
+        raise TooManyAttempts(
+            f"Too many failed logins; try again in {math.ceil(remaining)} seconds",
+            retry_after_s=math.ceil(remaining),
+        )
     operator = session.scalar(select(Operator).where(Operator.email == email))
-    if operator is not None and operator.active and _verify(operator, password):
-        session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
+    if operator is None:
+        _spend_the_same_work(password)
+    elif operator.active and _verify(operator, password):
+        session.execute(delete(LoginAttempt).where(LoginAttempt.key == key))
         return operator
-    for key in keys:
-        session.add(LoginAttempt(key=key))
+    session.add(LoginAttempt(key=key, at=now))
     session.flush()
-    logger.warning("failed login for %s from %s", email, client)
+    logger.warning("failed login (attempt %d) from %s", count + 1, client)
     return None
+
+
+def _spend_the_same_work(password: str) -> None:
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_DUMMY_HASH, password)
 
 
 def _verify(operator: Operator, password: str) -> bool:

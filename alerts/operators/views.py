@@ -6,14 +6,23 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email
 
 from alerts.extensions import db
 from alerts.operators.accounts import end_sessions
-from alerts.operators.auth import authenticate
+from alerts.operators.auth import TooManyAttempts, authenticate
 from alerts.operators.models import Operator
 
 bp = Blueprint("operators", __name__, url_prefix="/console")
@@ -43,9 +52,17 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        operator = authenticate(
-            db.session, form.email.data, form.password.data, client=request.remote_addr or "?"
-        )
+        try:
+            operator = authenticate(
+                db.session, form.email.data, form.password.data, client=request.remote_addr or "?"
+            )
+        except TooManyAttempts as exc:
+            db.session.rollback()
+            response = make_response(
+                render_template("console/login.html", form=form, error=exc.detail), 429
+            )
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
         db.session.commit()
         if operator is not None:
             session.clear()

@@ -47,10 +47,15 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         if _wants_json():
-            return problem(exc.status, exc.title, exc.detail, exc.errors)
-        return render_template(
-            "error.html", status=exc.status, title=exc.title, detail=exc.detail
-        ), exc.status
+            response = problem(exc.status, exc.title, exc.detail, exc.errors)
+        else:
+            page = render_template(
+                "error.html", status=exc.status, title=exc.title, detail=exc.detail
+            )
+            response = Response(page, status=exc.status, mimetype="text/html")
+        if (retry_after_s := getattr(exc, "retry_after_s", None)) is not None:
+            response.headers["Retry-After"] = str(int(retry_after_s))
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
