@@ -10,11 +10,10 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from alerts.errors import ValidationFailed
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+from alerts.i18n import N_
+from alerts.localtime import STOCKHOLM
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,9 @@ def fill_template(
     """The template ``key`` and its texts with the placeholders filled in, per language."""
     template = TEMPLATES.get(key)
     if template is None:
-        raise ValidationFailed.on("template", f"unknown template; known: {', '.join(TEMPLATES)}")
+        raise ValidationFailed.on(
+            "template", N_("okänd mall; kända: %(known)s"), known=", ".join(TEMPLATES)
+        )
     texts: dict[str, dict[str, str]] = {}
     for language, fields in template.texts.items():
         mapping = _Blank(

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from alerts.errors import DomainError, ValidationFailed
+from alerts.i18n import N_
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import utcnow
 
@@ -28,7 +29,7 @@ MIN_PASSWORD_LENGTH = 12
 
 class TooManyAttempts(DomainError):
     status = 429
-    title = "Too many attempts"
+    title = N_("För många försök")
 
 
 def hash_password(password: str) -> str:
@@ -41,13 +42,17 @@ def create_operator(
     """A new operator; the password is stored as an Argon2id hash."""
     email = email.strip().lower()
     if "@" not in email:
-        raise ValidationFailed.on("email", "is not an email address")
+        raise ValidationFailed.on("email", N_("är ingen e-postadress"))
     if role not in {r.value for r in Role}:
-        raise ValidationFailed.on("role", f"must be one of {', '.join(r.value for r in Role)}")
+        raise ValidationFailed.on(
+            "role", N_("måste vara en av %(choices)s"), choices=", ".join(r.value for r in Role)
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.on("password", f"needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationFailed.on(
+            "password", N_("måste ha minst %(count)s tecken"), count=MIN_PASSWORD_LENGTH
+        )
     if session.scalar(select(Operator).where(Operator.email == email)) is not None:
-        raise ValidationFailed.on("email", "an operator with this email exists")
+        raise ValidationFailed.on("email", N_("det finns redan en operatör med den e-postadressen"))
     operator = Operator(email=email, role=role, name=name, password_hash=hash_password(password))
     session.add(operator)
     session.flush()
@@ -68,7 +73,9 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
             select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at > since)
         )
         if failures >= MAX_FAILED_LOGINS * (4 if key.startswith("client:") else 1):
-            raise TooManyAttempts("Too many failed logins; wait a few minutes and try again")
+            raise TooManyAttempts(
+                N_("För många misslyckade inloggningar; vänta några minuter och försök igen")
+            )
     operator = session.scalar(select(Operator).where(Operator.email == email))
     if operator is not None and operator.active and _verify(operator, password):
         session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
