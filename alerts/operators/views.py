@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email
@@ -19,8 +20,8 @@ bp = Blueprint("operators", __name__, url_prefix="/console")
 
 
 class LoginForm(FlaskForm):
-    email = StringField("E-post", validators=[DataRequired(), Email()])
-    password = PasswordField("Lösenord", validators=[DataRequired()])
+    email = StringField(lazy_gettext("E-post"), validators=[DataRequired(), Email()])
+    password = PasswordField(lazy_gettext("Lösenord"), validators=[DataRequired()])
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,7 +53,7 @@ def login():
             if not target.startswith("/console"):
                 target = url_for("console.notice_list")
             return redirect(target)
-        error = "Fel e-post eller lösenord."
+        error = gettext("Fel e-post eller lösenord.")
     return render_template("console/login.html", form=form, error=error), 200 if not error else 401
 
 
