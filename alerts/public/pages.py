@@ -12,43 +12,27 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from flask_babel import get_locale, refresh
 
 from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feeds import retention_days
+from alerts.web.labels import CATEGORY, PUBLIC_MARKER, SEVERITY, label_in
+from alerts.web.templating import current_lang
 from channels.banner import ordered, palette_key
 from channels.base import NoticeSnapshot
-from channels.cap import (
-    CATEGORY_LABELS,
-    SEVERITY_LABELS,
-    area_description,
-    label,
-    marked_headline,
-    status_label,
-    text_language,
-)
+from channels.cap import area_description, status_key, text_language
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-LOCAL_TZ = ZoneInfo("Europe/Stockholm")
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 ARCHIVE_PAGE_SIZE = 20
 DEFAULT_TILE_ATTRIBUTION = "© OpenStreetMap contributors"
-
-
-def current_lang() -> str:
-    """``sv`` or ``en``, as chosen by the app's locale selector."""
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "sv"
 
 
 def tile_source(url: str) -> str:
@@ -78,13 +62,6 @@ def content_security_policy() -> str:
     )
 
 
-@bp.before_request
-def _fresh_locale() -> None:
-    # flask-babel caches the locale on ``g``, which outlives a request when an
-    # app context is already pushed (tests, CLI): choose it anew for each page.
-    refresh()
-
-
 @bp.after_request
 def _public_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", content_security_policy())
@@ -106,11 +83,17 @@ def _public_headers(response: Response) -> Response:
     return response
 
 
-def local_time(value: datetime | None) -> str:
-    """``2026-11-24 08:15``: Swedish wall-clock time, as residents read it."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+def status_label(snapshot: NoticeSnapshot) -> str:
+    """ "Avblåst", "Upphört", "Uppdaterad" (in the page's language), or "" for a first alert."""
+    key = status_key(snapshot)
+    return label_in(PUBLIC_MARKER, key) if key else ""
+
+
+def marked_headline(snapshot: NoticeSnapshot, lang: str) -> str:
+    """The headline in ``lang`` prefixed with its status: ``Avblåst: Koka vattnet``."""
+    headline = snapshot.text(lang).headline
+    marker = status_label(snapshot)
+    return f"{marker}: {headline}" if marker else headline
 
 
 @bp.context_processor
@@ -126,12 +109,11 @@ def _template_helpers() -> dict[str, Any]:
         "text": text,
         "text_lang": lambda s: text_language(s, lang),
         "title_of": lambda s: marked_headline(s, lang),
-        "severity_label": lambda s: label(SEVERITY_LABELS, lang, s.severity),
-        "category_label": lambda s: label(CATEGORY_LABELS, lang, s.category),
-        "status_label": lambda s: status_label(s, lang),
+        "severity_label": lambda s: label_in(SEVERITY, s.severity),
+        "category_label": lambda s: label_in(CATEGORY, s.category),
+        "status_label": status_label,
         "area_of": lambda s: area_description(s, lang),
         "palette_key": palette_key,
-        "local_time": local_time,
         "switch_lang_url": switch_lang_url,
     }
 
@@ -157,7 +139,7 @@ def map_features(snapshots: list[NoticeSnapshot], lang: str) -> dict[str, Any]:
                 "properties": {
                     "headline": marked_headline(snapshot, lang),
                     "severity": palette_key(snapshot),
-                    "severity_label": label(SEVERITY_LABELS, lang, snapshot.severity),
+                    "severity_label": label_in(SEVERITY, snapshot.severity),
                     "url": url_for("public.notice", notice_id=snapshot.notice_id),
                 },
             }
