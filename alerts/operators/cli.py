@@ -8,6 +8,8 @@ import click
 from flask.cli import with_appcontext
 
 from alerts.extensions import db
+from alerts.i18n import cli_gettext as _
+from alerts.i18n import cli_language
 
 
 @click.group("operators")
@@ -29,13 +31,13 @@ def operators_create(email: str, role: str, name: str, password_stdin: bool) -> 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Lösenord"), hide_input=True, confirmation_prompt=True)
     try:
         with db.begin() as session:
             operator = create_operator(session, email, role=role, password=password, name=name)
-            click.echo(f"created {operator.email} ({operator.role})")
+            click.echo(_("skapade %(email)s (%(role)s)", email=operator.email, role=operator.role))
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(exc.in_language(cli_language())) from None
 
 
 @click.group("apikeys")
@@ -57,7 +59,7 @@ def apikeys_create(email: str, label: str) -> None:
     with db.begin() as session:
         operator = session.scalar(select(Operator).where(Operator.email == email.strip().lower()))
         if operator is None:
-            raise click.ClickException(f"no operator {email}")
+            raise click.ClickException(_("ingen operatör %(email)s", email=email))
         click.echo(create_api_key(session, operator, label=label))
 
 
