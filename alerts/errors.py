@@ -16,8 +16,9 @@ shown as it is, in both.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from alerts.i18n import N_, translate
@@ -27,7 +28,7 @@ from alerts.i18n import N_, translate
 class FieldError:
     field: str
     message: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def detail(self) -> str:
