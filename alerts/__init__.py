@@ -9,5 +9,7 @@
 - ``web/``       shared HTTP plumbing: problems, pagination, OpenAPI, health, layouts
 
 Shared by all: ``config``, ``db``/``extensions``/``orm`` (the database), ``errors``,
-``signals``, ``scheduling`` and ``cli``. A feature's ``__init__`` says what it may import.
+``i18n`` (the catalogues outside a request), ``signals``,
+``scheduling`` and ``cli``. A feature's ``__init__`` says what it may import. Translations
+are ``translations/*.po`` (msgids in Swedish); see ``translations/README.md``.
 """

@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup
 from alerts import cli, dispatch, notices, operators, places, public, residents
 from alerts import config as configuration
 from alerts.extensions import babel, csrf, db
-from alerts.web import guards, headers, openapi, ops, problems
+from alerts.web import guards, headers, openapi, ops, problems, templating
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    templating.init_app(app)
     problems.init_app(app)
     guards.init_app(app)
     headers.init_app(app)

@@ -16,6 +16,8 @@ from flask.cli import with_appcontext
 
 from alerts.config import settings
 from alerts.extensions import db
+from alerts.i18n import cli_gettext as _
+from alerts.i18n import cli_ngettext as ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +44,24 @@ def register_background_service(app: Flask, start: BackgroundService) -> None:
 MAX_ROW_ERRORS_SHOWN = 200
 
 
-def show_row_errors(errors: list, what: str) -> None:
-    """Print bad rows (at most :data:`MAX_ROW_ERRORS_SHOWN`) to standard error."""
+def show_row_errors(errors: list, heading: Callable[[int], str]) -> None:
+    """Print bad rows (at most :data:`MAX_ROW_ERRORS_SHOWN`) to standard error.
+
+    ``heading(count)`` says what they are, e.g. "3 rows not imported".
+    """
     if not errors:
         return
-    click.echo(f"{len(errors)} {what}:", err=True)
+    click.echo(f"{heading(len(errors))}:", err=True)
     for error in errors[:MAX_ROW_ERRORS_SHOWN]:
         click.echo(f"  {error}", err=True)
     if len(errors) > MAX_ROW_ERRORS_SHOWN:
-        click.echo(f"  … and {len(errors) - MAX_ROW_ERRORS_SHOWN} more", err=True)
+        more = len(errors) - MAX_ROW_ERRORS_SHOWN
+        click.echo("  " + _("… och %(count)s till", count=more), err=True)
+
+
+def rows_not_imported(count: int) -> str:
+    """The heading of rows an import left out: "3 rows not imported"."""
+    return ngettext("%(num)d rad importerades inte", "%(num)d rader importerades inte", count)
 
 
 @click.group("db")
@@ -66,7 +77,7 @@ def db_upgrade() -> None:
 
     upgrade(db.require_engine())
     url = db.require_engine().url.render_as_string(hide_password=True)
-    click.echo(f"database at {url} is up to date")
+    click.echo(_("databasen på %(url)s är uppdaterad", url=url))
 
 
 @db_group.command("revision")
@@ -101,15 +112,21 @@ def serve(host: str, port: int, threads: int) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    click.echo(f"Varsla on http://{host}:{port}/  (console: /console/, health: /healthz)")
+    click.echo(
+        _(
+            "Varsla på http://%(host)s:%(port)s/  (konsol: /console/, hälsa: /healthz)",
+            host=host,
+            port=port,
+        )
+    )
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="varsla")
     finally:
-        click.echo("Varsla stopping: finishing the sends in flight")
+        click.echo(_("Varsla stannar: gör klart utskicken som pågår"))
         for stop in reversed(stoppers):
             stop()
         scheduler.shutdown(wait=False)
-        click.echo("Varsla stopped")
+        click.echo(_("Varsla har stannat"))
 
 
 @click.command("scheduler")
@@ -119,7 +136,8 @@ def scheduler() -> None:
     from alerts.scheduling import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"scheduler ticking every {settings(app).scheduler_interval_s} s")
+    interval = settings(app).scheduler_interval_s
+    click.echo(_("schemaläggaren tickar var %(seconds)s s", seconds=interval))
     build_scheduler(app, blocking=True).start()
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.i18n import cli_gettext as _
 from alerts.operators.auth import create_operator
 from alerts.operators.models import Operator, Role
 from alerts.places.models import Address
@@ -50,40 +51,49 @@ DEMO_OPERATORS = (
 
 def load_demo(session: Session) -> Iterator[str]:
     """Load the demo data, yielding lines for a person to read. Flushes, never commits."""
-    yield "Loading the Varsla demo (Motala and Mora)…"
+    yield _("Läser in Varslas demo (Motala och Mora)…")
     for name in ("municipalities.geojson", "water_zones.geojson"):
         report = import_zones(session, data_path(name).read_bytes())
-        yield (
-            f"  zones from {name}: {report.count} ({len(report.created)} new, "
-            f"{len(report.updated)} updated): {', '.join(report.created + report.updated)}"
+        yield "  " + _(
+            "zoner från %(file)s: %(count)s (%(new)s nya, %(updated)s uppdaterade): %(slugs)s",
+            file=name,
+            count=report.count,
+            new=len(report.created),
+            updated=len(report.updated),
+            slugs=", ".join(report.created + report.updated),
         )
     addresses = import_addresses(
         session, data_path("demo_addresses.csv").read_bytes(), synthetic=True
     )
-    yield (
-        f"  address register: {addresses.imported} SYNTHETIC addresses "
-        f"({addresses.created} new, {addresses.updated} updated) — invented points inside "
-        "the real boundaries, real postcode series; not a real register"
+    yield "  " + _(
+        "adressregister: %(count)s PÅHITTADE adresser (%(new)s nya, %(updated)s uppdaterade) "
+        "— påhittade punkter inom de verkliga gränserna, verkliga postnummerserier; inget "
+        "verkligt register",
+        count=addresses.imported,
+        new=addresses.created,
+        updated=addresses.updated,
     )
     for problem in addresses.errors:
-        yield f"    skipped {problem}"
+        yield "    " + _("hoppade över %(problem)s", problem=problem)
     yield from _operators(session)
     yield from _subscribers(session)
     yield ""
-    yield "Start it with `varsla serve` and open http://127.0.0.1:5000/console/ to log in."
-    yield "Nothing is sent for real until Twilio and SMTP are configured: see the console's outbox."
+    yield _("Starta med `varsla serve` och öppna http://127.0.0.1:5000/console/ för att logga in.")
+    yield _("Inget skickas på riktigt förrän Twilio och SMTP är inställda: se konsolens utkorg.")
 
 
 def _operators(session: Session) -> Iterator[str]:
     """The three demo operators; new ones get a generated password, printed once."""
-    yield "  operators (log in at /console/):"
+    yield "  " + _("operatörer (logga in på /console/):")
     for email, role, name in DEMO_OPERATORS:
         if session.scalar(select(Operator).where(Operator.email == email)) is not None:
-            yield f"    {email} ({role}): exists already, password unchanged"
+            yield f"    {email} ({role}): " + _("finns redan, lösenordet är oförändrat")
             continue
         password = secrets.token_urlsafe(12)
         create_operator(session, email, role=role, password=password, name=name)
-        yield f"    {email} ({role}): password {password}  (shown only now)"
+        yield f"    {email} ({role}): " + _(
+            "lösenord %(password)s  (visas bara nu)", password=password
+        )
 
 
 def _subscribers(session: Session) -> Iterator[str]:
@@ -94,7 +104,7 @@ def _subscribers(session: Session) -> Iterator[str]:
         .order_by(Address.source_id)
     ).all()
     if not rows:
-        yield "  subscribers: none added (no demo addresses)"
+        yield "  " + _("prenumeranter: inga tillagda (inga demoadresser)")
         return
     rng = random.Random(DEMO_SEED)
     chosen = rng.sample(rows, min(DEMO_SUBSCRIBERS, len(rows)))
@@ -119,10 +129,13 @@ def _subscribers(session: Session) -> Iterator[str]:
         source_label=DEMO_SOURCE,
     )
     total = (before or 0) + report.subscribers_created
-    yield (
-        f"  subscribers: {total} invented residents ({report.subscribers_created} new), "
-        f"{len(FICTION_MOBILES)} with phone numbers from PTS's fiction series "
-        "070-174 06 05–99, emails at example.org, legal basis consent, source 'demo'"
+    yield "  " + _(
+        "prenumeranter: %(total)s påhittade invånare (%(new)s nya), %(phones)s med "
+        "telefonnummer ur PTS fiktiva serie 070-174 06 05–99, e-post på example.org, "
+        "rättslig grund samtycke, källa 'demo'",
+        total=total,
+        new=report.subscribers_created,
+        phones=len(FICTION_MOBILES),
     )
     for problem in report.errors:
-        yield f"    skipped {problem}"
+        yield "    " + _("hoppade över %(problem)s", problem=problem)

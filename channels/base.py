@@ -88,11 +88,19 @@ def from_local(wall_clock: datetime) -> datetime:
     return wall_clock.replace(tzinfo=LOCAL_TZ)
 
 
-def local_time(moment: datetime | None) -> str:
-    """``2026-11-24 08:15``: Swedish wall-clock time, as residents read it ("" for None)."""
-    if moment is None:
+MINUTES = "%Y-%m-%d %H:%M"
+SECONDS = "%Y-%m-%d %H:%M:%S"
+
+
+def local_time(moment: datetime | str | None, fmt: str = MINUTES) -> str:
+    """``2026-11-24 08:15``: Swedish wall-clock time, as people read it ("" for None).
+
+    ``moment`` may be an ISO 8601 string (as reports hand them over)."""
+    if moment is None or moment == "":
         return ""
-    return to_local(moment).strftime("%Y-%m-%d %H:%M")
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return to_local(moment).strftime(fmt)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from alerts.i18n import cli_gettext as _
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,8 +49,15 @@ def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     click.echo(
-        f"worker {dispatcher.owner}: concurrency {settings.concurrency}, "
-        f"batch {settings.batch_size}, rates {settings.rates}",
+        _(
+            "arbetare %(owner)s: samtidighet %(concurrency)s, sats %(batch)s, takt %(rates)s",
+            owner=dispatcher.owner,
+            concurrency=settings.concurrency,
+            batch=settings.batch_size,
+            rates=settings.rates,
+        )
     )
     counts = dispatcher.run(until_idle=once)
-    click.echo(f"worker {dispatcher.owner} stopped: {counts}")
+    click.echo(
+        _("arbetare %(owner)s har stannat: %(counts)s", owner=dispatcher.owner, counts=counts)
+    )

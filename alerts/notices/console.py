@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField
@@ -32,17 +33,22 @@ from alerts.notices.notice_templates import TEMPLATES
 from alerts.notices.schemas import CancelIn, NoticeIn, RejectIn, parse
 from alerts.operators.views import login_required
 from alerts.places.models import Zone
+from alerts.web.labels import DELIVERY_STATUS, choices, error_message, label
 from channels.base import from_local
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 
 class NewNoticeForm(FlaskForm):
-    template = SelectField("Mall", choices=[(k, k.replace("_", " ")) for k in TEMPLATES])
-    zones = SelectMultipleField("Zoner", validators=[DataRequired()])
-    place = StringField("Platsnamn (valfritt)")
-    onset = DateTimeLocalField("Börjar", format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    expires = DateTimeLocalField("Upphör", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    template = SelectField(lazy_gettext("Mall"), choices=choices("template", TEMPLATES))
+    zones = SelectMultipleField(lazy_gettext("Zoner"), validators=[DataRequired()])
+    place = StringField(lazy_gettext("Platsnamn (valfritt)"))
+    onset = DateTimeLocalField(
+        lazy_gettext("Börjar"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    expires = DateTimeLocalField(
+        lazy_gettext("Upphör"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
 
 
 @bp.get("/")
@@ -50,10 +56,6 @@ class NewNoticeForm(FlaskForm):
 def notice_list():
     rows = db.session.scalars(select(Notice).order_by(Notice.created_at.desc()).limit(200)).all()
     return render_template("console/notices.html", notices=rows)
-
-
-def _local(value):
-    return from_local(value) if value else None
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])
@@ -69,8 +71,8 @@ def new_notice():
             "template": form.template.data,
             "template_values": {"place": form.place.data} if form.place.data else {},
             "area": {"zones": form.zones.data},
-            "onset": _local(form.onset.data),
-            "expires": _local(form.expires.data),
+            "onset": from_local(form.onset.data) if form.onset.data else None,
+            "expires": from_local(form.expires.data) if form.expires.data else None,
         }
         try:
             data = parse(NoticeIn, {k: v for k, v in payload.items() if v is not None})
@@ -106,6 +108,7 @@ def notice_detail(notice_id: str):
             settings().base_url,
         ),
         form=FlaskForm(),
+        delivery_statuses=list(DELIVERY_STATUS),
     )
 
 
@@ -132,8 +135,20 @@ def notice_action(notice_id: str, action: str):
     try:
         ACTIONS[action](db.session, notice, g.operator, request.form)
         db.session.commit()
-        flash(f"{action}: ok", "ok")
+        status = label("notice_status", notice.status)
+        if notice.working_revision is not None:
+            flash(
+                gettext(
+                    "Klart. Meddelandet: %(status)s; revision %(number)s: %(state)s.",
+                    status=status,
+                    number=notice.working_revision.number,
+                    state=label("revision_state", notice.working_revision.state),
+                ),
+                "ok",
+            )
+        else:
+            flash(gettext("Klart. Meddelandet: %(status)s.", status=status), "ok")
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.detail, "error")
+        flash(error_message(exc), "error")
     return redirect(url_for("console.notice_detail", notice_id=notice_id))

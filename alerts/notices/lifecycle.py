@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alerts.errors import InvalidTransition
+from alerts.i18n import N_
 from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
 
 S = NoticeStatus
@@ -37,7 +38,11 @@ def move_notice(notice: Notice, to: NoticeStatus, *, action: str) -> NoticeStatu
     """Set ``notice.status`` to ``to`` if the table allows it; return the old status."""
     current = NoticeStatus(notice.status)
     if to not in ALLOWED_STATUS_TRANSITIONS[current]:
-        raise InvalidTransition(f"Cannot {action} a notice that is {current.value}")
+        raise InvalidTransition(
+            N_("Kan inte %(action)s ett meddelande med status %(status)s"),
+            action=action,
+            status=current,
+        )
     notice.status = to
     return current
 
@@ -47,6 +52,9 @@ def move_revision(revision: NoticeRevision, to: RevisionState, *, action: str) -
     current = RevisionState(revision.state)
     if to not in ALLOWED_REVISION_TRANSITIONS[current]:
         raise InvalidTransition(
-            f"Cannot {action} revision {revision.number}, which is {current.value.replace('_', ' ')}"
+            N_("Kan inte %(action)s revision %(number)s, som har status %(state)s"),
+            action=action,
+            number=revision.number,
+            state=current,
         )
     revision.state = to

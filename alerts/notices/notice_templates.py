@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alerts.errors import ValidationFailed
+from alerts.i18n import N_
 from channels.labels import short_local_time
 
 
@@ -174,7 +175,9 @@ def fill_template(
     """The template ``key`` and its texts with the placeholders filled in, per language."""
     template = TEMPLATES.get(key)
     if template is None:
-        raise ValidationFailed.on("template", f"unknown template; known: {', '.join(TEMPLATES)}")
+        raise ValidationFailed.on(
+            "template", N_("okänd mall; kända: %(known)s"), known=", ".join(TEMPLATES)
+        )
     texts: dict[str, dict[str, str]] = {}
     for language, fields in template.texts.items():
         # A value the operator typed (``place`` too) wins over the one derived from the area.

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from alerts.db import rowcount
 from alerts.errors import Forbidden, InvalidTransition, NotFound, TwoPersonRule, ValidationFailed
+from alerts.i18n import N_
 from alerts.notices import audit
 from alerts.notices.lifecycle import LIVE, move_notice, move_revision
 from alerts.notices.models import (
@@ -51,13 +52,13 @@ R = RevisionState
 def get_notice(session: Session, notice_id: Any) -> Notice:
     notice = session.get(Notice, notice_id)
     if notice is None:
-        raise NotFound("No such notice")
+        raise NotFound(N_("Meddelandet finns inte"))
     return notice
 
 
 def _require(by: Operator, *roles: Role) -> None:
     if not by.can(*roles):
-        raise Forbidden(f"This needs the role {' or '.join(r.value for r in roles)}")
+        raise Forbidden(N_("Det här kräver rollen %(roles)s"), roles=roles)
 
 
 def _zone_names(session: Session, slugs: list[str]) -> str:
@@ -96,7 +97,7 @@ def _check_texts(texts: dict[str, dict[str, str]]) -> None:
     the same limits as typed ones (a long place name can push a headline past them)."""
     for required in REQUIRED_LANGUAGES:
         if required not in texts:
-            raise ValidationFailed.on(f"texts.{required}", "this language is required")
+            raise ValidationFailed.on(f"texts.{required}", N_("språket måste finnas med"))
     for language, fields in texts.items():
         for name, value in fields.items():
             try:
@@ -114,11 +115,11 @@ def create_notice(session: Session, data: NoticeIn, *, by: Operator) -> Notice:
     for name in ("category", "severity", "urgency", "certainty"):
         value = getattr(data, name) or defaults.get(name)
         if value is None:
-            raise ValidationFailed.on(name, "is required (or give a template)")
+            raise ValidationFailed.on(name, N_("måste anges (eller välj en mall)"))
         fields[name] = value
     now = utcnow()
     if data.expires is not None and data.expires <= now:
-        raise ValidationFailed.on("expires", "must be in the future")
+        raise ValidationFailed.on("expires", N_("måste ligga i framtiden"))
     area_request = data.area.model_dump(exclude_none=True)
     area_geojson, bbox = resolve_area(session, area_request)
     notice = Notice(
@@ -189,9 +190,9 @@ def _apply_changes(
         "channels": list(changes.channels) if changes.channels is not None else base.channels,
     }
     if fields["onset"] and fields["expires"] and fields["expires"] <= fields["onset"]:
-        raise ValidationFailed.on("expires", "must be after onset")
+        raise ValidationFailed.on("expires", N_("måste vara efter starttiden"))
     if changes.expires is not None and changes.expires <= utcnow():
-        raise ValidationFailed.on("expires", "must be in the future")
+        raise ValidationFailed.on("expires", N_("måste ligga i framtiden"))
     _check_texts(texts)
     return fields
 
@@ -222,16 +223,21 @@ def update_notice(
         )
         return notice
     if notice.status not in LIVE:
-        raise InvalidTransition(f"Cannot update a notice that is {notice.status}")
+        raise InvalidTransition(
+            N_("Kan inte %(action)s ett meddelande med status %(status)s"),
+            action="update",
+            status=notice.status,
+        )
     if notice.working_revision is not None:
         raise InvalidTransition(
-            f"Revision {notice.working_revision.number} is already waiting; approve or reject it first"
+            N_("Revision %(number)s väntar redan; godkänn eller avslå den först"),
+            number=notice.working_revision.number,
         )
     base = notice.current_revision
     fields = _apply_changes(session, base, changes)
     changed = _changed(base, fields)
     if not changed:
-        raise ValidationFailed.on("body", "nothing would change")
+        raise ValidationFailed.on("body", N_("inget skulle ändras"))
     revision = _new_revision(notice, by, MsgType.UPDATE, fields)
     session.flush()
     audit.record(
@@ -314,7 +320,9 @@ def _awaiting(notice: Notice, action: str) -> NoticeRevision:
     revision = notice.working_revision
     if revision is None:
         raise InvalidTransition(
-            f"Cannot {action}: nothing is waiting (the notice is {notice.status})"
+            N_("Kan inte %(action)s: inget väntar (meddelandet har status %(status)s)"),
+            action=action,
+            status=notice.status,
         )
     return revision
 
@@ -327,7 +335,12 @@ def approve_notice(session: Session, notice: Notice, *, by: Operator) -> Notice:
     _require(by, Role.APPROVER)
     revision = _awaiting(notice, "approve")
     if by.id in revision_authors(session, notice, revision):
-        raise TwoPersonRule("You wrote, edited or submitted this; another approver must approve it")
+        raise TwoPersonRule(
+            N_(
+                "Du skrev, redigerade eller skickade in det här; "
+                "en annan godkännare måste godkänna det"
+            )
+        )
     move_revision(revision, R.APPROVED, action="approve")
     old = notice.status
     if notice.status == S.PENDING_APPROVAL:
@@ -344,7 +357,7 @@ def reject_notice(session: Session, notice: Notice, *, by: Operator, reason: str
     _require(by, Role.APPROVER)
     revision = _awaiting(notice, "reject")
     if revision.state == R.DRAFT:
-        raise InvalidTransition("Cannot reject a draft that was not submitted")
+        raise InvalidTransition(N_("Kan inte avslå ett utkast som inte skickats för godkännande"))
     old = notice.status
     if notice.status in (S.PENDING_APPROVAL, S.APPROVED):
         move_notice(notice, S.DRAFT, action="reject")
@@ -392,20 +405,26 @@ def publish_notice(
     emergency = revision.state != R.APPROVED
     if emergency:
         if not emergency_reason:
-            raise TwoPersonRule("This needs a second person's approval before it is published")
+            raise TwoPersonRule(
+                N_("Det här måste godkännas av en andra person innan det publiceras")
+            )
         if by.role != Role.ADMIN:
-            raise Forbidden("Only an admin may publish without approval, in an emergency")
+            raise Forbidden(
+                N_("Bara en administratör får publicera utan godkännande, i ett nödläge")
+            )
     now = utcnow()
     if at is not None and at <= now:
         at = None
     if revision.expires is not None and revision.expires <= now:
-        raise ValidationFailed.on("expires", "has passed; change it before publishing")
+        raise ValidationFailed.on("expires", N_("har passerat; ändra den innan du publicerar"))
     old = notice.status
     was_public = notice.status == S.ACTIVE
     if was_public:
         target = S.ACTIVE
         if at is not None:
-            raise ValidationFailed.on("at", "an update of an active notice goes out at once")
+            raise ValidationFailed.on(
+                "at", N_("en uppdatering av ett aktivt meddelande går ut direkt")
+            )
     else:
         if at is None and notice.status == S.SCHEDULED:
             at = notice.publish_at  # an update of a scheduled notice keeps its schedule

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.errors import NotFound, ValidationFailed
+from alerts.i18n import N_
 from alerts.operators.auth import MIN_PASSWORD_LENGTH, hash_password
 from alerts.operators.models import ApiKey, Operator
 from alerts.orm import utcnow
@@ -26,7 +27,7 @@ KEY_PREFIX_LENGTH = 12
 def find_operator(session: Session, email: str) -> Operator:
     operator = session.scalar(select(Operator).where(Operator.email == email.strip().lower()))
     if operator is None:
-        raise NotFound(f"no operator {email.strip()}")
+        raise NotFound(N_("ingen operatör %(email)s"), email=email.strip())
     return operator
 
 
@@ -51,7 +52,9 @@ def reset_password(session: Session, operator: Operator, password: str | None = 
     operator's sessions; answers the password."""
     new = password if password is not None else secrets.token_urlsafe(15)
     if len(new) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.on("password", f"needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationFailed.on(
+            "password", N_("måste ha minst %(count)s tecken"), count=MIN_PASSWORD_LENGTH
+        )
     operator.password_hash = hash_password(new)
     end_sessions(operator)
     session.flush()
@@ -69,13 +72,15 @@ def revoke_api_key(session: Session, prefix: str) -> ApiKey:
     prefix = prefix.strip()
     if len(prefix) != KEY_PREFIX_LENGTH:
         raise ValidationFailed.on(
-            "prefix", f"give the key's first {KEY_PREFIX_LENGTH} characters, as listed"
+            "prefix",
+            N_("ange nyckelns första %(count)s tecken, som de listas"),
+            count=KEY_PREFIX_LENGTH,
         )
     keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).all()
     if not keys:
-        raise NotFound(f"no API key {prefix}")
+        raise NotFound(N_("ingen API-nyckel %(prefix)s"), prefix=prefix)
     if len(keys) > 1:
-        raise ValidationFailed.on("prefix", "names more than one key; revoke them in the console")
+        raise ValidationFailed.on("prefix", N_("passar flera nycklar; återkalla dem i konsolen"))
     key = keys[0]
     if key.revoked_at is None:
         key.revoked_at = utcnow()

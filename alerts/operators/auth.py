@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from alerts.errors import DomainError, ValidationFailed
+from alerts.i18n import N_
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import utcnow
 
@@ -34,10 +35,13 @@ MIN_PASSWORD_LENGTH = 12
 
 class TooManyAttempts(DomainError):
     status = 429
-    title = "Too many attempts"
+    title = N_("För många försök")
 
-    def __init__(self, detail: str, *, retry_after_s: int) -> None:
-        super().__init__(detail)
+    def __init__(self, *, retry_after_s: int) -> None:
+        super().__init__(
+            N_("För många misslyckade inloggningar; försök igen om %(seconds)s sekunder"),
+            seconds=retry_after_s,
+        )
         self.retry_after_s = retry_after_s
 
 
@@ -51,13 +55,17 @@ def create_operator(
     """A new operator; the password is stored as an Argon2id hash."""
     email = email.strip().lower()
     if "@" not in email:
-        raise ValidationFailed.on("email", "is not an email address")
+        raise ValidationFailed.on("email", N_("är ingen e-postadress"))
     if role not in {r.value for r in Role}:
-        raise ValidationFailed.on("role", f"must be one of {', '.join(r.value for r in Role)}")
+        raise ValidationFailed.on(
+            "role", N_("måste vara en av %(choices)s"), choices=", ".join(r.value for r in Role)
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed.on("password", f"needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationFailed.on(
+            "password", N_("måste ha minst %(count)s tecken"), count=MIN_PASSWORD_LENGTH
+        )
     if session.scalar(select(Operator).where(Operator.email == email)) is not None:
-        raise ValidationFailed.on("email", "an operator with this email exists")
+        raise ValidationFailed.on("email", N_("det finns redan en operatör med den e-postadressen"))
     operator = Operator(email=email, role=role, name=name, password_hash=hash_password(password))
     session.add(operator)
     session.flush()
@@ -97,10 +105,7 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
     count, last = int(failures[0] or 0), failures[1]
     wait = login_delay_s(count)
     if last is not None and wait and (remaining := (last - now).total_seconds() + wait) > 0:
-        raise TooManyAttempts(
-            f"Too many failed logins; try again in {math.ceil(remaining)} seconds",
-            retry_after_s=math.ceil(remaining),
-        )
+        raise TooManyAttempts(retry_after_s=math.ceil(remaining))
     operator = session.scalar(select(Operator).where(Operator.email == email))
     if operator is None:
         _spend_the_same_work(password)

@@ -12,6 +12,8 @@ from flask.cli import with_appcontext
 
 from alerts.errors import DomainError
 from alerts.extensions import db
+from alerts.i18n import cli_gettext as _
+from alerts.i18n import cli_language
 from alerts.operators import accounts
 from channels.base import local_time
 
@@ -34,13 +36,13 @@ def operators_create(email: str, role: str, name: str, password_stdin: bool) -> 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Lösenord"), hide_input=True, confirmation_prompt=True)
     try:
         with db.begin() as session:
             operator = create_operator(session, email, role=role, password=password, name=name)
-            click.echo(f"created {operator.email} ({operator.role})")
+            click.echo(_("skapade %(email)s (%(role)s)", email=operator.email, role=operator.role))
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(exc.in_language(cli_language())) from None
 
 
 @click.group("apikeys")
@@ -62,7 +64,7 @@ def apikeys_create(email: str, label: str) -> None:
     with db.begin() as session:
         operator = session.scalar(select(Operator).where(Operator.email == email.strip().lower()))
         if operator is None:
-            raise click.ClickException(f"no operator {email}")
+            raise click.ClickException(_("ingen operatör %(email)s", email=email))
         click.echo(create_api_key(session, operator, label=label))
 
 
@@ -94,7 +96,12 @@ def operators_deactivate(email: str) -> None:
     with _domain_errors(), db.begin() as session:
         operator = accounts.find_operator(session, email)
         accounts.deactivate_operator(session, operator)
-        click.echo(f"deactivated {operator.email}; their sessions and API keys no longer work")
+        click.echo(
+            _(
+                "avaktiverade %(email)s; deras sessioner och API-nycklar fungerar inte längre",
+                email=operator.email,
+            )
+        )
 
 
 @operators_group.command("reset-password")
@@ -108,9 +115,20 @@ def operators_reset_password(email: str, password_stdin: bool) -> None:
         operator = accounts.find_operator(session, email)
         password = accounts.reset_password(session, operator, _password(password_stdin))
         if password_stdin:
-            click.echo(f"new password set for {operator.email}; their sessions have ended")
+            click.echo(
+                _(
+                    "nytt lösenord för %(email)s; deras sessioner har avslutats",
+                    email=operator.email,
+                )
+            )
         else:
-            click.echo(f"one-time password for {operator.email} (shown once): {password}")
+            click.echo(
+                _(
+                    "engångslösenord för %(email)s (visas en gång): %(password)s",
+                    email=operator.email,
+                    password=password,
+                )
+            )
 
 
 @apikeys_group.command("list")
@@ -139,7 +157,9 @@ def apikeys_revoke(prefix: str) -> None:
     """Revoke the key whose first 12 characters are PREFIX (from ``apikeys list``)."""
     with _domain_errors(), db.begin() as session:
         key = accounts.revoke_api_key(session, prefix)
-        click.echo(f"revoked {key.prefix} ({key.operator.email})")
+        click.echo(
+            _("återkallade %(prefix)s (%(email)s)", prefix=key.prefix, email=key.operator.email)
+        )
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
@@ -156,7 +176,7 @@ def _domain_errors() -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(exc.in_language(cli_language())) from None
 
 
 COMMANDS = (operators_group, apikeys_group)

@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Email
@@ -24,13 +25,14 @@ from alerts.extensions import db
 from alerts.operators.accounts import end_sessions
 from alerts.operators.auth import TooManyAttempts, authenticate
 from alerts.operators.models import Operator
+from alerts.web.labels import error_message
 
 bp = Blueprint("operators", __name__, url_prefix="/console")
 
 
 class LoginForm(FlaskForm):
-    email = StringField("E-post", validators=[DataRequired(), Email()])
-    password = PasswordField("Lösenord", validators=[DataRequired()])
+    email = StringField(lazy_gettext("E-post"), validators=[DataRequired(), Email()])
+    password = PasswordField(lazy_gettext("Lösenord"), validators=[DataRequired()])
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,7 +61,7 @@ def login():
         except TooManyAttempts as exc:
             db.session.rollback()
             response = make_response(
-                render_template("console/login.html", form=form, error=exc.detail), 429
+                render_template("console/login.html", form=form, error=error_message(exc)), 429
             )
             response.headers["Retry-After"] = str(exc.retry_after_s)
             return response
@@ -72,7 +74,7 @@ def login():
             if not target.startswith("/console"):
                 target = url_for("console.notice_list")
             return redirect(target)
-        error = "Fel e-post eller lösenord."
+        error = gettext("Fel e-post eller lösenord.")
     return render_template("console/login.html", form=form, error=error), 200 if not error else 401
 
 

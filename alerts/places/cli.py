@@ -11,8 +11,10 @@ import logging
 import click
 from flask.cli import with_appcontext
 
-from alerts.cli import show_row_errors
+from alerts.cli import rows_not_imported, show_row_errors
 from alerts.extensions import db
+from alerts.i18n import cli_gettext as _
+from alerts.i18n import cli_ngettext as ngettext
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +51,32 @@ def zones_import(
                 kind=kind,
             )
     except ZoneImportError as exc:
-        click.echo(f"Nothing imported from {file}: {len(exc.problems)} problem(s)", err=True)
+        problems = ngettext("%(num)d problem", "%(num)d problem", len(exc.problems))
+        click.echo(_("Inget importerades från %(file)s: ", file=file) + problems, err=True)
         for index, reason in exc.problems:
-            where = f"feature {index}" if index is not None else "file"
+            where = _("objekt %(index)s", index=index) if index is not None else _("filen")
             click.echo(f"  {where}: {reason}", err=True)
         raise SystemExit(1) from None
     for index, slug, repair in report.repairs:
-        click.echo(f"  repaired feature {index} ({slug}): {repair}")
+        click.echo(
+            "  " + _("lagade objekt %(index)s (%(slug)s): ", index=index, slug=slug) + repair
+        )
+    crs = report.source_crs if len(report.source_crs) < 40 else _("eget koordinatsystem")
     click.echo(
-        f"Imported {report.count} zones from {file} ({report.source_format}, "
-        f"{report.source_crs if len(report.source_crs) < 40 else 'custom CRS'}): "
-        f"{len(report.created)} new, {len(report.updated)} updated, "
-        f"{len(report.repairs)} repaired"
+        ngettext(
+            "Importerade %(num)d zon från %(file)s (%(format)s, %(crs)s): ",
+            "Importerade %(num)d zoner från %(file)s (%(format)s, %(crs)s): ",
+            report.count,
+            file=file,
+            format=report.source_format,
+            crs=crs,
+        )
+        + _(
+            "%(new)s nya, %(updated)s uppdaterade, %(repaired)s lagade",
+            new=len(report.created),
+            updated=len(report.updated),
+            repaired=len(report.repairs),
+        )
     )
 
 
@@ -86,13 +102,23 @@ def addresses_import(file: str, source_crs: str | None, synthetic: bool) -> None
         with db.begin() as session:
             report = import_addresses(session, file, synthetic=synthetic, source_crs=source_crs)
     except AddressImportError as exc:
-        click.echo(f"Nothing imported from {file}: {exc}", err=True)
+        click.echo(_("Inget importerades från %(file)s: ", file=file) + str(exc), err=True)
         raise SystemExit(1) from None
     click.echo(
-        f"Imported {report.imported} addresses from {file}: {report.created} new, "
-        f"{report.updated} updated, {len(report.errors)} bad rows"
+        ngettext(
+            "Importerade %(num)d adress från %(file)s: ",
+            "Importerade %(num)d adresser från %(file)s: ",
+            report.imported,
+            file=file,
+        )
+        + _(
+            "%(new)s nya, %(updated)s uppdaterade, %(bad)s felaktiga rader",
+            new=report.created,
+            updated=report.updated,
+            bad=len(report.errors),
+        )
     )
-    show_row_errors(report.errors, "rows not imported")
+    show_row_errors(report.errors, rows_not_imported)
 
 
 COMMANDS = (zones_group, addresses_group)

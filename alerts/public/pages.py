@@ -16,14 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
-from flask_babel import get_locale, refresh
 
 from alerts.config import settings
 from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feeds import retention_days
+from alerts.web.templating import current_lang
 from channels.banner import ordered, palette_key
-from channels.base import NoticeSnapshot, local_time
+from channels.base import NoticeSnapshot
 from channels.labels import (
     area_description,
     category_label,
@@ -38,12 +38,6 @@ bp = Blueprint("public", __name__)
 
 LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 ARCHIVE_PAGE_SIZE = 20
-
-
-def current_lang() -> str:
-    """``sv`` or ``en``, as chosen by the app's locale selector."""
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "sv"
 
 
 def tile_source(url: str) -> str:
@@ -71,13 +65,6 @@ def content_security_policy() -> str:
             "frame-ancestors 'self'",
         ]
     )
-
-
-@bp.before_request
-def _fresh_locale() -> None:
-    # flask-babel caches the locale on ``g``, which outlives a request when an
-    # app context is already pushed (tests, CLI): choose it anew for each page.
-    refresh()
 
 
 @bp.after_request
@@ -119,7 +106,6 @@ def _template_helpers() -> dict[str, Any]:
         "status_label": lambda s: status_label(s, lang),
         "area_of": lambda s: area_description(s, lang),
         "palette_key": palette_key,
-        "local_time": local_time,
         "switch_lang_url": switch_lang_url,
     }
 

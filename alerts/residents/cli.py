@@ -9,9 +9,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from alerts.cli import show_row_errors
+from alerts.cli import rows_not_imported, show_row_errors
 from alerts.config import settings
 from alerts.extensions import db
+from alerts.i18n import cli_gettext as _
+from alerts.i18n import cli_language
+from alerts.i18n import cli_ngettext as ngettext
 
 
 @click.group("residents")
@@ -48,19 +51,33 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
                 geocoder=configured_geocoder(settings()),
             )  # fmt: skip
     except ResidentImportError as exc:
-        click.echo(f"Nothing imported from {file}: {exc}", err=True)
+        click.echo(_("Inget importerades från %(file)s: ", file=file) + str(exc), err=True)
         raise SystemExit(1) from None
     except DomainError as exc:
-        raise click.ClickException(exc.detail) from None
+        raise click.ClickException(exc.in_language(cli_language())) from None
     click.echo(
-        f"Read {report.rows} rows from {file} (source {label!r}, legal basis {legal_basis}): "
-        f"{report.imported} imported, {len(report.errors)} bad. "
-        f"{report.subscribers_created} new subscribers, {report.subscribers_matched} rows matched "
-        f"existing subscribers, {report.locations_added} addresses added, "
-        f"{report.unchanged} already registered."
+        ngettext(
+            "Läste %(num)d rad från %(file)s (källa %(source)s, rättslig grund %(basis)s): ",
+            "Läste %(num)d rader från %(file)s (källa %(source)s, rättslig grund %(basis)s): ",
+            report.rows,
+            file=file,
+            source=repr(label),
+            basis=legal_basis,
+        )
+        + _(
+            "%(imported)s importerade, %(bad)s felaktiga. %(created)s nya prenumeranter, "
+            "%(matched)s rader matchade befintliga prenumeranter, %(added)s adresser tillagda, "
+            "%(unchanged)s redan registrerade.",
+            imported=report.imported,
+            bad=len(report.errors),
+            created=report.subscribers_created,
+            matched=report.subscribers_matched,
+            added=report.locations_added,
+            unchanged=report.unchanged,
+        )
     )
-    show_row_errors(report.warnings, "rows imported with one contact")
-    show_row_errors(report.errors, "rows not imported")
+    show_row_errors(report.warnings, _imported_with_one_contact)
+    show_row_errors(report.errors, rows_not_imported)
 
 
 @residents_group.command("erase")
@@ -74,7 +91,7 @@ def residents_erase(phone: str | None, email: str | None, yes: bool) -> None:
     from alerts.residents.register_import import normalise_email, normalise_phone
 
     if not (phone or email):
-        raise click.UsageError("give --phone and/or --email")
+        raise click.UsageError(_("ange --phone och/eller --email"))
     try:
         phone = normalise_phone(phone) if phone else None
         email = normalise_email(email) if email else None
@@ -83,14 +100,40 @@ def residents_erase(phone: str | None, email: str | None, yes: bool) -> None:
     with db.begin() as session:
         ids = find_subscribers(session, phone=phone, email=email)
         if not ids:
-            click.echo("No resident with that phone number or email address.", err=True)
+            click.echo(
+                _("Ingen invånare med det telefonnumret eller den e-postadressen."), err=True
+            )
             raise SystemExit(1)
         if not yes:
-            click.confirm(f"Erase {len(ids)} resident(s) and everything sent to them?", abort=True)
+            question = ngettext(
+                "Radera %(num)d invånare och allt som skickats till hen?",
+                "Radera %(num)d invånare och allt som skickats till dem?",
+                len(ids),
+            )
+            click.confirm(question, abort=True)
         erased = erase_subscribers(session, ids)
     click.echo(
-        f"Erased {erased.subscribers} resident(s): {erased.locations} addresses, "
-        f"{erased.deliveries} deliveries, {erased.outbox_messages} local outbox messages."
+        ngettext("Raderade %(num)d invånare: ", "Raderade %(num)d invånare: ", erased.subscribers)
+        + ", ".join(
+            [
+                ngettext("%(num)d adress", "%(num)d adresser", erased.locations),
+                ngettext("%(num)d utskick", "%(num)d utskick", erased.deliveries),
+                ngettext(
+                    "%(num)d meddelande i den lokala utkorgen",
+                    "%(num)d meddelanden i den lokala utkorgen",
+                    erased.outbox_messages,
+                ),
+            ]
+        )
+        + "."
+    )
+
+
+def _imported_with_one_contact(count: int) -> str:
+    return ngettext(
+        "%(num)d rad importerades med en kontaktväg",
+        "%(num)d rader importerades med en kontaktväg",
+        count,
     )
 
 

@@ -105,11 +105,13 @@ def test_notice_actions_from_the_console(csrf_app, operator):
         data={"csrf_token": _token(page)},
         follow_redirects=True,
     )
-    assert "pending_approval" in submitted.get_data(as_text=True)
+    done = submitted.get_data(as_text=True)
+    assert "Klart. Meddelandet: Väntar på godkännande" in done  # the status in words
+    assert "pending_approval" not in done
     # An author cannot approve: the console says why instead of failing.
     refused = client.post(
         f"/console/notices/{notice_id}/approve",
         data={"csrf_token": _token(page)},
         follow_redirects=True,
     )
-    assert "role approver" in refused.get_data(as_text=True)
+    assert "Det här kräver rollen Godkännare" in refused.get_data(as_text=True)

@@ -40,7 +40,7 @@ def test_guessing_from_one_desk_slows_that_desk_only(client, session):
     throttled = _login(client, "kim@motala.se", PASSWORD, DESK_A)
     assert throttled.status_code == 429
     assert int(throttled.headers["Retry-After"]) >= 1
-    assert "try again in" in throttled.get_data(as_text=True)
+    assert "försök igen om" in throttled.get_data(as_text=True)
     # Kim at another desk, and a colleague at the same desk, are not locked out.
     assert _login(client, "kim@motala.se", PASSWORD, DESK_B).status_code == 302
     assert _login(client, "alva@motala.se", PASSWORD, DESK_A).status_code == 302

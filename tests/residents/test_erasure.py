@@ -32,9 +32,7 @@ def test_an_erased_resident_leaves_no_trace_and_gets_no_all_clear(
         args=["residents", "erase", "--phone", "070-100 00 01", "--yes"]
     )
     assert result.exit_code == 0, result.output
-    assert "Erased 1 resident(s): 1 addresses, 2 deliveries, 1 local outbox messages" in (
-        result.output
-    )
+    assert "Erased 1 resident: 1 address, 2 deliveries, 1 local outbox message." in result.output
     assert count_rows(db_session, Subscriber, Subscriber.id == anna_id) == 0
     assert (
         count_rows(db_session, SubscriberLocation, SubscriberLocation.subscriber_id == anna_id) == 0

@@ -272,7 +272,7 @@ def test_a_landline_beside_a_good_email_still_imports_the_email(runner, session,
         "  line 3: email 'bo@' is not an email address; imported with the phone only\n"
     ) in result.output
     assert (
-        "1 rows not imported:\n"
+        "1 row not imported:\n"
         "  line 4: phone '013-12 34 57' is not a mobile number, so it cannot receive SMS; "
         "email 'cecilia@' is not an email address\n"
     ) in result.output

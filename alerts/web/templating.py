@@ -1,0 +1,49 @@
+"""What every template may use: the reader's language, local time and value labels.
+
+Flask-Babel installs ``_``, ``gettext``, ``ngettext`` and ``pgettext`` (Jinja's i18n
+extension, new style: ``_('Sida %(page)s', page=2)``). On top of that, for the
+console and the public pages alike:
+
+- ``lang``: ``sv`` or ``en``, the page's language (``<html lang>``);
+- ``value|localtime`` (``2026-11-24 08:15``), ``value|localtime(seconds=True)``:
+  a UTC time or ISO string on a Swedish clock;
+- ``label(kind, value)``: a stored value in words; ``error_message(exc)``,
+  ``field_message(error)``: a domain error in words (``alerts.web.labels``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from flask_babel import get_locale, refresh
+
+from alerts.web.labels import error_message, field_message, label
+from channels.base import MINUTES, SECONDS, local_time
+
+
+def current_lang() -> str:
+    """``sv`` or ``en``, as chosen by the app's locale selector."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "sv"
+
+
+def localtime_filter(value: datetime | str | None, seconds: bool = False) -> str:
+    return local_time(value, SECONDS if seconds else MINUTES)
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``localtime`` filter, ``label`` and ``lang`` for all templates; a fresh
+    locale for each request."""
+    # flask-babel caches the locale on ``g``, which outlives a request when an app
+    # context is already pushed (tests, CLI): choose it anew for each request.
+    app.before_request(refresh)
+    app.jinja_env.filters["localtime"] = localtime_filter
+    app.jinja_env.globals.update(
+        label=label, error_message=error_message, field_message=field_message
+    )
+
+    @app.context_processor
+    def _language() -> dict[str, Any]:
+        return {"lang": current_lang()}
