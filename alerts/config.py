@@ -125,10 +125,16 @@ def settings(app: Flask | None = None) -> Settings:
 
 
 def _instance_secret(instance: Path) -> str:
-    """A random secret kept in the instance folder, so sessions survive restarts."""
-    instance.mkdir(parents=True, exist_ok=True)
+    """A random secret kept in the instance folder, so sessions survive restarts.
+
+    Created readable by the owner only from its first byte (no window in which
+    another user could read it), and never overwritten by a second process."""
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, jsonify, request
 
 from alerts.config import settings
 from alerts.dispatch.report import FAILURE_LIMIT, delivery_report, revision_sms_preview
-from alerts.errors import NotFound
+from alerts.errors import NotFound, ValidationFailed
 from alerts.extensions import db
 from alerts.notices.api import notice_or_404, operator_required
 from alerts.notices.models import NoticeRevision
@@ -35,7 +35,10 @@ def notice_sms_preview(notice_id: str):
     """
     notice = notice_or_404(notice_id)
     revision: NoticeRevision | None
-    if number := request.args.get("revision", type=int):
+    if (raw := request.args.get("revision")) is not None:
+        if not raw.isdigit() or len(raw) > 6:
+            raise ValidationFailed.on("revision", "must be a revision number (1, 2, …)")
+        number = int(raw)
         revision = next((r for r in notice.revisions if r.number == number), None)
         if revision is None:
             raise NotFound("No such revision")

@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask_babel import LazyString, gettext, lazy_gettext, lazy_pgettext
+from flask_babel import LazyString, get_locale, gettext, lazy_gettext, lazy_pgettext
 
 from alerts.errors import DomainError, FieldError
+from channels.labels import CATEGORY_MSGIDS, SEVERITY_MSGIDS, category_label, severity_label
+
+
+def _language() -> str:
+    return str(get_locale() or "sv")
+
 
 NOTICE_STATUS: dict[str, LazyString] = {
     "draft": lazy_gettext("Utkast"),
@@ -43,19 +49,10 @@ MSG_TYPE: dict[str, LazyString] = {
     "Cancel": lazy_gettext("Avblåsning"),
 }
 
-# What a public title or card says about a revision (see channels.cap.status_key).
-PUBLIC_MARKER: dict[str, LazyString] = {
-    "updated": lazy_gettext("Uppdaterad"),
-    "all_clear": lazy_gettext("Avblåst"),
-    "expired": lazy_gettext("Upphört"),
-}
-
+# Severities and categories are worded where feeds, CAP, SMS and email word them
+# (channels.labels), so a page never calls a notice something its SMS does not.
 SEVERITY: dict[str, LazyString] = {
-    "Extreme": lazy_gettext("Mycket allvarligt"),
-    "Severe": lazy_gettext("Allvarligt"),
-    "Moderate": lazy_gettext("Måttligt"),
-    "Minor": lazy_gettext("Information"),
-    "Unknown": lazy_gettext("Okänd allvarlighet"),
+    key: LazyString(lambda key=key: severity_label(key, _language())) for key in SEVERITY_MSGIDS
 }
 
 URGENCY: dict[str, LazyString] = {
@@ -75,13 +72,7 @@ CERTAINTY: dict[str, LazyString] = {
 }
 
 CATEGORY: dict[str, LazyString] = {
-    "water": lazy_gettext("Dricksvatten"),
-    "wastewater": lazy_gettext("Avlopp"),
-    "district_heating": lazy_gettext("Fjärrvärme"),
-    "electricity": lazy_gettext("El"),
-    "roads": lazy_gettext("Vägar och trafik"),
-    "waste": lazy_gettext("Avfall"),
-    "other": lazy_gettext("Övrigt"),
+    key: LazyString(lambda key=key: category_label(key, _language())) for key in CATEGORY_MSGIDS
 }
 
 CHANNEL: dict[str, LazyString] = {
@@ -162,7 +153,6 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "notice_status": NOTICE_STATUS,
     "revision_state": REVISION_STATE,
     "msg_type": MSG_TYPE,
-    "public_marker": PUBLIC_MARKER,
     "severity": SEVERITY,
     "urgency": URGENCY,
     "certainty": CERTAINTY,

@@ -19,6 +19,8 @@ from alerts.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: Far past any list here; a larger offset is a forged cursor (and 2**63 overflowed SQL).
+MAX_OFFSET = 10_000_000
 
 
 def _decode(cursor: str) -> int:
@@ -26,7 +28,7 @@ def _decode(cursor: str) -> int:
         offset = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))["o"]
     except (ValueError, TypeError, KeyError):
         raise ValidationFailed.on("cursor", "is not a cursor this API gave out") from None
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise ValidationFailed.on("cursor", "is not a cursor this API gave out")
     return offset
 
@@ -40,11 +42,12 @@ def page(
 ) -> dict[str, Any]:
     """One page of ``query`` (which must have a total ordering), after ``?cursor=``."""
     try:
-        limit = min(int(request.args.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        limit = int(request.args.get("limit", DEFAULT_LIMIT))
     except ValueError:
         raise ValidationFailed.on("limit", "must be a whole number") from None
-    if limit < 1:
-        raise ValidationFailed.on("limit", "must be at least 1")
+    if not 1 <= limit <= MAX_LIMIT:
+        # Said, not clamped: a client asking for 1,000 must learn it got at most 500.
+        raise ValidationFailed.on("limit", f"must be from 1 to {MAX_LIMIT}")
     offset = _decode(request.args["cursor"]) if request.args.get("cursor") else 0
     rows = list(session.scalars(query.offset(offset).limit(limit + 1)))
     more = len(rows) > limit

@@ -91,3 +91,48 @@ def test_a_stored_control_character_cannot_take_the_feeds_down(client, session, 
         root = etree.fromstring(response.get_data())
         assert "Kokavattnet nu" in etree.tostring(root, encoding="unicode"), path
     assert "Kokavattnet nu" in client.get(f"/notices/{nid}").get_data(as_text=True)
+
+
+def test_limits_are_said_not_clamped(client, author):
+    for limit in ("501", "0", "-1", "many"):
+        response = client.get(f"/api/v1/notices?limit={limit}", headers=author)
+        assert response.status_code == 422, limit
+        assert response.get_json()["field"] == "limit"
+    assert client.get("/api/v1/notices?limit=500", headers=author).status_code == 200
+
+
+def test_a_forged_cursor_is_422_not_500(client, author):
+    import base64
+
+    for offset in (2**63, -1, "x", True):
+        cursor = base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+        response = client.get(f"/api/v1/notices?cursor={cursor}", headers=author)
+        assert response.status_code == 422, offset
+        assert response.get_json()["field"] == "cursor"
+
+
+def test_a_revision_that_is_not_a_number_is_422(client, author):
+    nid = client.post("/api/v1/notices", json=notice_payload(), headers=author).get_json()["id"]
+    for junk in ("junk", "-1", "1.5", "99999999999"):
+        response = client.get(f"/api/v1/notices/{nid}/sms-preview?revision={junk}", headers=author)
+        assert response.status_code == 422, junk
+        assert response.get_json()["field"] == "revision"
+    ok = client.get(f"/api/v1/notices/{nid}/sms-preview?revision=1", headers=author)
+    assert ok.status_code == 200
+
+
+def test_the_database_file_and_the_secret_key_are_private_from_the_start(tmp_path):
+    import stat
+
+    from alerts.config import _instance_secret
+    from alerts.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'varsla.sqlite3'}")
+    with engine.connect():
+        pass
+    engine.dispose()
+    assert stat.S_IMODE((tmp_path / "data" / "varsla.sqlite3").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    secret = _instance_secret(tmp_path / "instance")
+    assert len(secret) > 40 and _instance_secret(tmp_path / "instance") == secret
+    assert stat.S_IMODE((tmp_path / "instance" / "secret_key").stat().st_mode) == 0o600
