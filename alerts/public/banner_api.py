@@ -99,6 +99,11 @@ def document(app: Flask) -> None:
                         404: "No such zone",
                     },
                     without_body={304: "Not modified since the ETag or date the request sent"},
+                    headers={
+                        "ETag": "Send back as If-None-Match",
+                        "Last-Modified": "Send back as If-Modified-Since",
+                        "Access-Control-Allow-Origin": "*",
+                    },
                 )
             }
         },
