@@ -30,7 +30,8 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Fake providers, the dispatch app and its helpers: used by dispatch, residents and e2e tests.
-pytest_plugins = ["tests.delivery"]
+# Every /api/v1 answer is checked against the OpenAPI document (tests.openapi_contract).
+pytest_plugins = ["tests.delivery", "tests.openapi_contract"]
 
 
 def _pg_reachable() -> str | None:
@@ -142,6 +143,7 @@ class IsolatedClient(FlaskClient):
 
 def make_test_app(database_url: str, tmp_path: Path, **config):
     from alerts.app import create_app
+    from tests.openapi_contract import check_api_responses
 
     app = create_app(
         {
@@ -154,6 +156,7 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
         }
     )
     app.test_client_class = IsolatedClient
+    check_api_responses(app)
     return app
 
 

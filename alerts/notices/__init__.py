@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     from alerts.web.ops import register_metrics
 
     app.register_blueprint(api.bp)
+    api.document(app)
     app.register_blueprint(console.bp)
     register_job(app, "activate_due", jobs.activate_due)
     register_job(app, "expire_ended", jobs.expire_ended)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Flask, g, jsonify, request, url_for
+from pydantic import BaseModel
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
@@ -16,8 +17,10 @@ from alerts.errors import DomainError, MalformedRequest, NotFound
 from alerts.extensions import db
 from alerts.notices import audit
 from alerts.notices import operations as notices
-from alerts.notices.models import Notice
+from alerts.notices.models import Notice, NoticeStatus
 from alerts.notices.notice_templates import TEMPLATES
+from alerts.notices.responses import AuditTrail, NoticePage, TemplateList
+from alerts.notices.responses import Notice as NoticeOut
 from alerts.notices.schemas import (
     CancelIn,
     EmptyIn,
@@ -27,9 +30,10 @@ from alerts.notices.schemas import (
     RejectIn,
     parse,
 )
-from alerts.notices.serializers import audit_json, notice_json
+from alerts.notices.serializers import audit_out, notice_out, template_out
 from alerts.operators.auth import operator_for_api_key
-from alerts.web.pagination import page
+from alerts.web.openapi import Operation, add_to_document
+from alerts.web.pagination import PAGING_PARAMETERS, page
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -82,7 +86,7 @@ def notice_or_404(notice_id: str) -> Notice:
 
 def _answer(notice: Notice, status: int = 200):
     db.session.commit()
-    response = jsonify(notice_json(notice, base_url=_base_url()))
+    response = jsonify(notice_out(notice, base_url=_base_url()).to_json())
     response.status_code = status
     if status == 201:
         response.headers["Location"] = url_for("api.get_notice", notice_id=notice.id)
@@ -97,7 +101,8 @@ def list_notices():
     if status := request.args.get("status"):
         query = query.where(Notice.status == status)
     query = query.order_by(Notice.created_at.desc(), Notice.id)
-    return jsonify(page(db.session, query, lambda n: notice_json(n, base_url=_base_url())))
+    found = page(db.session, query, lambda n: notice_out(n, base_url=_base_url()), NoticePage)
+    return jsonify(found.to_json())
 
 
 @bp.post("/notices")
@@ -110,14 +115,14 @@ def create_notice():
 @bp.get("/notices/<notice_id>")
 @operator_required
 def get_notice(notice_id: str):
-    return jsonify(notice_json(notice_or_404(notice_id), base_url=_base_url()))
+    return jsonify(notice_out(notice_or_404(notice_id), base_url=_base_url()).to_json())
 
 
 @bp.get("/notices/<notice_id>/audit")
 @operator_required
 def notice_audit(notice_id: str):
     events = audit.trail(db.session, notice_or_404(notice_id))
-    return jsonify({"items": [audit_json(e) for e in events], "next": None})
+    return jsonify(AuditTrail(items=[audit_out(e) for e in events], next=None).to_json())
 
 
 @bp.post("/notices/<notice_id>/submit")
@@ -182,19 +187,116 @@ def cancel(notice_id: str):
 @bp.get("/templates")
 @operator_required
 def list_templates():
-    return jsonify(
-        {
-            "items": [
-                {
-                    "key": t.key,
-                    "category": t.category,
-                    "severity": t.severity,
-                    "urgency": t.urgency,
-                    "certainty": t.certainty,
-                    "texts": t.texts,
-                }
-                for t in TEMPLATES.values()
-            ],
-            "next": None,
-        }
-    )
+    items = [template_out(t) for t in TEMPLATES.values()]
+    return jsonify(TemplateList(items=items, next=None).to_json())
+
+
+NOTICE_ID_PARAMETER = {
+    "name": "notice_id",
+    "in": "path",
+    "required": True,
+    "description": "A notice's id; a malformed one is as unknown as a missing one (404)",
+    "schema": {"type": "string"},
+}
+NO_SUCH_NOTICE = "No such notice"
+#: Who may act: authors and approvers; approving and rejecting need an approver.
+ROLE_MISSING = "The operator lacks the role this needs"
+
+
+def _action(
+    summary: str, body: type[BaseModel], errors: dict[int, str] | None = None
+) -> dict[str, Operation]:
+    """A lifecycle move: POST with a body, answers the notice; ``errors`` adds or rewords."""
+    return {
+        "post": Operation(
+            summary,
+            answer=NoticeOut,
+            body=body,
+            parameters=[NOTICE_ID_PARAMETER],
+            errors={
+                400: "The body is not valid JSON",
+                403: ROLE_MISSING,
+                404: NO_SUCH_NOTICE,
+                409: "Not allowed in the notice's current status",
+                422: "Invalid input; `field` names the first field at fault",
+                **(errors or {}),
+            },
+        )
+    }
+
+
+def document(app: Flask) -> None:
+    """Add the notices API to the app's OpenAPI document."""
+    statuses = [s.value for s in NoticeStatus]
+    paths: dict[str, dict[str, Operation]] = {
+        "/notices": {
+            "get": Operation(
+                "List notices, newest first",
+                answer=NoticePage,
+                parameters=[
+                    *PAGING_PARAMETERS,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "description": "Only notices in this status (another value matches none)",
+                        "schema": {"type": "string", "enum": statuses},
+                    },
+                ],
+                errors={422: "A bad cursor or limit"},
+            ),
+            "post": Operation(
+                "Create a draft",
+                answer=NoticeOut,
+                status=201,
+                answer_description="The new draft",
+                body=NoticeIn,
+                headers={"Location": "The notice in the API"},
+                errors={
+                    400: "The body is not valid JSON",
+                    403: ROLE_MISSING,
+                    422: "Invalid input; `field` names the first field at fault",
+                },
+            ),
+        },
+        "/notices/{notice_id}": {
+            "get": Operation(
+                "A notice with its revisions",
+                answer=NoticeOut,
+                parameters=[NOTICE_ID_PARAMETER],
+                errors={404: NO_SUCH_NOTICE},
+            )
+        },
+        "/notices/{notice_id}/audit": {
+            "get": Operation(
+                "The notice's audit trail",
+                answer=AuditTrail,
+                parameters=[NOTICE_ID_PARAMETER],
+                errors={404: NO_SUCH_NOTICE},
+            )
+        },
+        "/notices/{notice_id}/submit": _action("Send a draft for approval", EmptyIn),
+        "/notices/{notice_id}/approve": _action(
+            "Approve what waits (another person than its author)",
+            EmptyIn,
+            {
+                403: "The operator is no approver, or wrote or submitted what waits (two-person rule)"
+            },
+        ),
+        "/notices/{notice_id}/reject": _action("Send back with a reason", RejectIn),
+        "/notices/{notice_id}/return-to-draft": _action("Take back to draft", EmptyIn),
+        "/notices/{notice_id}/publish": _action(
+            "Publish now or at a time",
+            PublishIn,
+            {403: "Not approved by a second person, or an emergency publication by a non-admin"},
+        ),
+        "/notices/{notice_id}/update": _action(
+            "Edit a draft, or propose an update of a live notice", NoticeChangesIn
+        ),
+        "/notices/{notice_id}/cancel": _action(
+            "Withdraw, or propose the all-clear of a live notice", CancelIn
+        ),
+        "/templates": {
+            "get": Operation("Notice templates", answer=TemplateList),
+        },
+    }
+    add_to_document(app, paths=paths)

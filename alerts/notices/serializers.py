@@ -1,94 +1,108 @@
-"""Notices and friends as the JSON API shows them."""
+"""Notices and friends as the JSON API shows them: rows in, :mod:`alerts.notices.responses` out."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
+from alerts.notices import responses
 from alerts.notices.models import AuditEvent, Notice, NoticeRevision
+from alerts.notices.notice_templates import NoticeTemplate
 from alerts.operators.models import Operator
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _who(operator: Operator | None) -> str | None:
     return operator.email if operator else None
 
 
-def revision_json(revision: NoticeRevision) -> dict[str, Any]:
-    return {
-        "number": revision.number,
-        "identifier": revision.identifier,
-        "msg_type": revision.msg_type,
-        "state": revision.state,
-        "category": revision.category,
-        "severity": revision.severity,
-        "urgency": revision.urgency,
-        "certainty": revision.certainty,
-        "texts": revision.texts,
-        "area": revision.area_request,
-        "onset": iso(revision.onset),
-        "expires": iso(revision.expires),
-        "channels": revision.channels,
-        "template": revision.template,
-        "reason": revision.reason,
-        "created_by": _who(revision.created_by),
-        "created_at": iso(revision.created_at),
-        "submitted_by": _who(revision.submitted_by),
-        "submitted_at": iso(revision.submitted_at),
-        "approved_by": _who(revision.approved_by),
-        "approved_at": iso(revision.approved_at),
-        "published_by": _who(revision.published_by),
-        "published_at": iso(revision.published_at),
-    }
+def revision_out(revision: NoticeRevision) -> responses.Revision:
+    return responses.Revision.model_validate(
+        {
+            "number": revision.number,
+            "identifier": revision.identifier,
+            "msg_type": revision.msg_type,
+            "state": revision.state,
+            "category": revision.category,
+            "severity": revision.severity,
+            "urgency": revision.urgency,
+            "certainty": revision.certainty,
+            "texts": revision.texts,
+            "area": revision.area_request,
+            "onset": revision.onset,
+            "expires": revision.expires,
+            "channels": revision.channels,
+            "template": revision.template,
+            "reason": revision.reason,
+            "created_by": _who(revision.created_by),
+            "created_at": revision.created_at,
+            "submitted_by": _who(revision.submitted_by),
+            "submitted_at": revision.submitted_at,
+            "approved_by": _who(revision.approved_by),
+            "approved_at": revision.approved_at,
+            "published_by": _who(revision.published_by),
+            "published_at": revision.published_at,
+        }
+    )
 
 
-def notice_json(notice: Notice, *, base_url: str = "") -> dict[str, Any]:
+def notice_out(notice: Notice, *, base_url: str = "") -> responses.Notice:
     current = notice.current_revision
     waiting = notice.working_revision
-    return {
-        "id": str(notice.id),
-        "status": notice.status,
-        "revision": current.number,
-        "category": current.category,
-        "severity": current.severity,
-        "urgency": current.urgency,
-        "certainty": current.certainty,
-        "texts": current.texts,
-        "area": current.area_request,
-        "area_geometry": current.area_geojson,
-        "onset": iso(current.onset),
-        "expires": iso(current.expires),
-        "channels": current.channels,
-        "publish_at": iso(notice.publish_at),
-        "published_at": iso(notice.published_at),
-        "ended_at": iso(notice.ended_at),
-        "created_by": _who(notice.created_by),
-        "created_at": iso(notice.created_at),
-        "updated_at": iso(notice.updated_at),
-        "pending_revision": (
-            {"number": waiting.number, "msg_type": waiting.msg_type, "state": waiting.state}
-            if waiting is not None and waiting is not current
-            else None
-        ),
-        "revisions": [revision_json(r) for r in notice.revisions],
-        "links": {
-            "self": f"{base_url}/api/v1/notices/{notice.id}",
-            "page": f"{base_url}/notices/{notice.id}",
-            "cap": f"{base_url}/cap/{notice.id}.xml",
-        },
-    }
+    return responses.Notice.model_validate(
+        {
+            "id": notice.id,
+            "status": notice.status,
+            "revision": current.number,
+            "category": current.category,
+            "severity": current.severity,
+            "urgency": current.urgency,
+            "certainty": current.certainty,
+            "texts": current.texts,
+            "area": current.area_request,
+            "area_geometry": current.area_geojson,
+            "onset": current.onset,
+            "expires": current.expires,
+            "channels": current.channels,
+            "publish_at": notice.publish_at,
+            "published_at": notice.published_at,
+            "ended_at": notice.ended_at,
+            "created_by": _who(notice.created_by),
+            "created_at": notice.created_at,
+            "updated_at": notice.updated_at,
+            "pending_revision": (
+                {"number": waiting.number, "msg_type": waiting.msg_type, "state": waiting.state}
+                if waiting is not None and waiting is not current
+                else None
+            ),
+            "revisions": [revision_out(r) for r in notice.revisions],
+            "links": {
+                "self": f"{base_url}/api/v1/notices/{notice.id}",
+                "page": f"{base_url}/notices/{notice.id}",
+                "cap": f"{base_url}/cap/{notice.id}.xml",
+            },
+        }
+    )
 
 
-def audit_json(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "at": iso(event.at),
-        "by": _who(event.operator),
-        "action": event.action,
-        "revision": event.revision,
-        "from_status": event.from_status,
-        "to_status": event.to_status,
-        "details": event.details,
-    }
+def audit_out(event: AuditEvent) -> responses.AuditEvent:
+    return responses.AuditEvent.model_validate(
+        {
+            "at": event.at,
+            "by": _who(event.operator),
+            "action": event.action,
+            "revision": event.revision,
+            "from_status": event.from_status,
+            "to_status": event.to_status,
+            "details": event.details,
+        }
+    )
+
+
+def template_out(template: NoticeTemplate) -> responses.Template:
+    return responses.Template.model_validate(
+        {
+            "key": template.key,
+            "category": template.category,
+            "severity": template.severity,
+            "urgency": template.urgency,
+            "certainty": template.certainty,
+            "texts": template.texts,
+        }
+    )

@@ -20,5 +20,6 @@ def init_app(app: Flask) -> None:
     from alerts.places import api, cli
 
     app.register_blueprint(api.bp)
+    api.document(app)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

@@ -20,3 +20,4 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (feeds.bp, pages.bp, banner_api.bp):
         app.register_blueprint(blueprint)
+    banner_api.document(app)

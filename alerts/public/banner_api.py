@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response
+from flask import Blueprint, Flask, Response
 
 from alerts.public.feeds import (
     active_snapshots,
@@ -21,6 +21,8 @@ from alerts.public.feeds import (
     place_from_request,
     requested_lang,
 )
+from alerts.public.responses import ActiveNotices
+from alerts.web.openapi import Operation, add_to_document
 from channels.banner import active_json
 from channels.feeds import EPOCH
 
@@ -53,4 +55,56 @@ def active() -> Response:
 
     return cached_response(
         ("active", zone, lon, lat, lang), "application/json", render, max_age=ACTIVE_MAX_AGE_S
+    )
+
+
+def document(app: Flask) -> None:
+    """Add ``/active`` to the app's OpenAPI document."""
+    parameters = [
+        {
+            "name": "zone",
+            "in": "query",
+            "description": "A zone's slug; an unknown one is a 404",
+            "schema": {"type": "string"},
+        },
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "description": "Decimal degrees, WGS 84; give both lat and lon or neither",
+                "schema": {"type": "number", "minimum": -limit, "maximum": limit},
+            }
+            for name, limit in (("lat", 90), ("lon", 180))
+        ),
+        {
+            "name": "lang",
+            "in": "query",
+            "description": "sv or en (en-GB counts as en); anything else gives sv",
+            "schema": {"type": "string", "default": "sv", "examples": ["sv", "en"]},
+        },
+    ]
+    add_to_document(
+        app,
+        paths={
+            "/active": {
+                "get": Operation(
+                    "Active notices for a zone or a point (all without either): the banner's data",
+                    description="CORS open to every origin, without credentials. Answers carry "
+                    "ETag and Last-Modified; a conditional request may get a 304.",
+                    answer=ActiveNotices,
+                    auth=False,
+                    parameters=parameters,
+                    errors={
+                        400: "Only one of lat and lon, or either not a number or out of range",
+                        404: "No such zone",
+                    },
+                    without_body={304: "Not modified since the ETag or date the request sent"},
+                    headers={
+                        "ETag": "Send back as If-None-Match",
+                        "Last-Modified": "Send back as If-Modified-Since",
+                        "Access-Control-Allow-Origin": "*",
+                    },
+                )
+            }
+        },
     )

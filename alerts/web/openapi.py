@@ -1,302 +1,178 @@
-"""The OpenAPI 3.1 document of ``/api/v1``, built from the same pydantic models that validate.
+"""The OpenAPI 3.1 document of ``/api/v1``, written from the pydantic models that validate
+requests and shape responses, so the document and the answers have one source.
 
-A test checks that every API route appears here and nothing else does.
+Each feature documents its own paths from its ``init_app`` with
+:func:`add_to_document`, as :class:`Operation` objects naming their models;
+this module turns them into the document and collects every model's schema
+(and the schemas it refers to) into ``components/schemas``. A test checks that
+every API route appears here and nothing else does, and the test suite checks
+every JSON answer it gets against this document.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from flask import Blueprint, Flask, current_app, jsonify
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alerts.config import settings
-from alerts.notices.schemas import (
-    CancelIn,
-    EmptyIn,
-    NoticeChangesIn,
-    NoticeIn,
-    PublishIn,
-    RejectIn,
+from alerts.web.responses import Problem
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation: what it takes, what it answers, and how it can fail.
+
+    ``errors`` maps each status it can answer with a problem (RFC 9457) to when
+    it does; ``auth`` adds the API key requirement and its 401. ``without_body``
+    maps statuses answered without a body (304) to when.
+    """
+
+    summary: str
+    answer: type[BaseModel]
+    status: int = 200
+    answer_description: str | None = None
+    description: str | None = None
+    body: type[BaseModel] | None = None
+    parameters: Sequence[Mapping[str, Any]] = ()
+    errors: Mapping[int, str] = field(default_factory=dict)
+    auth: bool = True
+    without_body: Mapping[int, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+#: When an operation that takes an API key answers 401.
+GUARDED = (
+    "A NUL character anywhere in the request, or JSON nested deeper than 32 levels, or "
+    "JSON that does not parse"
 )
-
-PROBLEM = {
-    "description": "Problem (RFC 9457)",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
-
-NOTICE_OUT = {
-    "description": "The notice",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Notice"}}},
-}
+TOO_LARGE = "The body is larger than VARSLA_MAX_BODY_BYTES (default 2 MB); nothing was read"
+UNAUTHORIZED = "No valid API key in 'Authorization: Bearer <key>'"
 
 
-def _list_of(ref: str) -> dict[str, Any]:
+def add_to_document(app: Flask, *, paths: Mapping[str, Mapping[str, Operation]]) -> None:
+    """Document a feature's API paths (path -> method -> operation) in this app's OpenAPI."""
+    documented: dict[str, dict[str, Operation]] = app.extensions.setdefault("varsla_openapi", {})
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if method in documented.setdefault(path, {}):
+                raise ValueError(f"{method.upper()} {path} is documented twice")
+            documented[path][method] = operation
+
+
+class OpenApiDocument(BaseModel):
+    """An OpenAPI 3.1 document (this one)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: Literal["3.1.0"]
+    info: dict[str, Any]
+    servers: list[dict[str, Any]]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+class _Schemas:
+    """``components/schemas``, filled from models (each with the models it refers to)."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)
+        for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            if self.schemas.setdefault(name, definition) != definition:
+                raise ValueError(f"two different schemas are called {name}")
+        return {"$ref": REF.format(model=model.__name__)}
+
+
+def _problem(schemas: _Schemas, when: str) -> dict[str, Any]:
     return {
-        "description": "A page of items",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {"$ref": f"#/components/schemas/{ref}"},
-                        },
-                        "next": {
-                            "type": ["string", "null"],
-                            "description": "cursor of the next page",
-                        },
-                    },
-                }
-            }
-        },
+        "description": when,
+        "content": {"application/problem+json": {"schema": schemas.ref(Problem, "serialization")}},
     }
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-        },
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
+
+
+def _operation(schemas: _Schemas, operation: Operation) -> dict[str, Any]:
+    answer = operation.answer
+    ok: dict[str, Any] = {
+        "description": operation.answer_description
+        or (answer.__doc__ or answer.__name__).strip().splitlines()[0],
+        "content": {"application/json": {"schema": schemas.ref(answer, "serialization")}},
     }
+    if operation.headers:
+        ok["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in operation.headers.items()
+        }
+    responses: dict[str, Any] = {str(operation.status): ok}
+    for status, when in operation.without_body.items():
+        responses[str(status)] = {"description": when}
+    errors = dict(operation.errors)
+    if operation.auth:
+        errors.setdefault(401, UNAUTHORIZED)
+    # alerts.web.guards checks every request before any view: these hold for all of them.
+    errors.setdefault(400, GUARDED)
+    if operation.body is not None:
+        errors.setdefault(413, TOO_LARGE)
+    for status, when in sorted(errors.items()):
+        responses[str(status)] = _problem(schemas, when)
+    document: dict[str, Any] = {"summary": operation.summary}
+    if operation.description:
+        document["description"] = operation.description
+    if operation.parameters:
+        document["parameters"] = [dict(p) for p in operation.parameters]
+    if operation.body is not None:
+        document["requestBody"] = {
+            # No body counts as {}: it is optional where {} is valid.
+            "required": not _accepts_empty(operation.body),
+            "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}},
+        }
+    if operation.auth:
+        document["security"] = [{"apiKey": []}]
+    document["responses"] = responses
+    return document
 
 
-def _op(
-    summary: str,
-    *,
-    body: type[BaseModel] | None = None,
-    ok: dict | None = None,
-    status: str = "200",
-    auth: bool = True,
-    params: list | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": {status: ok or NOTICE_OUT}}
-    if body is not None:
-        operation["requestBody"] = _body(body)
-    if auth:
-        operation["security"] = [{"apiKey": []}]
-        operation["responses"].update({"401": PROBLEM, "403": PROBLEM})
-    operation["responses"].update({"400": PROBLEM, "404": PROBLEM, "409": PROBLEM, "422": PROBLEM})
-    if params:
-        operation["parameters"] = params
-    return operation
-
-
-NOTICE_ID = {
-    "name": "notice_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
-PAGING = [
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-]
-
-
-def _action(summary: str, body: type[BaseModel]) -> dict[str, Any]:
-    return {"post": _op(summary, body=body, params=[NOTICE_ID])}
-
-
-#: Paths filled in by other parts of the API (subscriptions, addresses, deliveries...).
-def add_to_document(
-    app: Flask, *, paths: dict[str, dict[str, Any]], schemas: dict[str, Any] | None = None
-) -> None:
-    """Document a feature's API paths (and the schemas they use) in this app's OpenAPI."""
-    extra = app.extensions.setdefault("varsla_openapi", {"paths": {}, "schemas": {}})
-    extra["paths"].update(paths)
-    extra["schemas"].update(schemas or {})
-
-
-def _extra(kind: str) -> dict[str, Any]:
-    return dict(current_app.extensions.get("varsla_openapi", {}).get(kind, {}))
-
-
-def openapi_document(base_url: str) -> dict[str, Any]:
-    models = [NoticeIn, NoticeChangesIn, RejectIn, PublishIn, CancelIn, EmptyIn]
-    schemas: dict[str, Any] = {}
-    for model in models:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    schemas["Problem"] = {
-        "type": "object",
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "field": {"type": "string", "description": "the first field at fault"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-        },
+def openapi_document(app: Flask, base_url: str) -> dict[str, Any]:
+    """The document of everything ``app``'s features documented, plus this document itself."""
+    schemas = _Schemas()
+    operations: dict[str, dict[str, Operation]] = app.extensions.get("varsla_openapi", {})
+    paths = {
+        path: {method: _operation(schemas, op) for method, op in sorted(methods.items())}
+        for path, methods in sorted(operations.items())
     }
-    schemas["Notice"] = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": {
-                "enum": [
-                    "draft",
-                    "pending_approval",
-                    "approved",
-                    "scheduled",
-                    "active",
-                    "cancelled",
-                    "expired",
-                ]
-            },
-            "revision": {"type": "integer"},
-            "texts": {"type": "object"},
-            "area": {"type": "object"},
-            "revisions": {"type": "array", "items": {"type": "object"}},
-            "pending_revision": {"type": ["object", "null"]},
-        },
-        "required": ["id", "status", "revisions"],
+    paths["/openapi.json"] = {
+        "get": _operation(
+            schemas,
+            Operation("This document", answer=OpenApiDocument, auth=False),
+        )
     }
-    schemas["Zone"] = {
-        "type": "object",
-        "properties": {
-            "slug": {"type": "string"},
-            "name": {"type": "string"},
-            "kind": {"type": "string"},
-            "bbox": {"type": "array", "items": {"type": "number"}},
-            "geometry": {"type": "object"},
-        },
-    }
-    schemas["AuditEvent"] = {
-        "type": "object",
-        "properties": {
-            "at": {"type": "string", "format": "date-time"},
-            "by": {"type": ["string", "null"]},
-            "action": {"type": "string"},
-        },
-    }
-    schemas["Template"] = {
-        "type": "object",
-        "properties": {"key": {"type": "string"}, "texts": {"type": "object"}},
-    }
-    schemas.update(_extra("schemas"))
-
-    paths: dict[str, Any] = {
-        "/notices": {
-            "get": _op(
-                "List notices, newest first",
-                ok=_list_of("Notice"),
-                params=[*PAGING, {"name": "status", "in": "query", "schema": {"type": "string"}}],
-            ),
-            "post": _op("Create a draft", body=NoticeIn, status="201"),
-        },
-        "/notices/{notice_id}": {"get": _op("A notice with its revisions", params=[NOTICE_ID])},
-        "/notices/{notice_id}/audit": {
-            "get": _op("The notice's audit trail", ok=_list_of("AuditEvent"), params=[NOTICE_ID])
-        },
-        "/notices/{notice_id}/submit": _action("Send a draft for approval", EmptyIn),
-        "/notices/{notice_id}/approve": _action(
-            "Approve what waits (another person than its author)", EmptyIn
-        ),
-        "/notices/{notice_id}/reject": _action("Send back with a reason", RejectIn),
-        "/notices/{notice_id}/return-to-draft": _action("Take back to draft", EmptyIn),
-        "/notices/{notice_id}/publish": _action("Publish now or at a time", PublishIn),
-        "/notices/{notice_id}/update": _action(
-            "Edit a draft, or propose an update of a live notice", NoticeChangesIn
-        ),
-        "/notices/{notice_id}/cancel": _action(
-            "Withdraw, or propose the all-clear of a live notice", CancelIn
-        ),
-        "/templates": {"get": _op("Notice templates", ok=_list_of("Template"))},
-        "/zones": {
-            "get": _op(
-                "Zones",
-                ok=_list_of("Zone"),
-                auth=False,
-                params=[*PAGING, {"name": "kind", "in": "query", "schema": {"type": "string"}}],
-            )
-        },
-        "/zones/{slug}": {
-            "get": _op(
-                "A zone with its geometry",
-                auth=False,
-                ok={
-                    "description": "The zone",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Zone"}}
-                    },
-                },
-                params=[
-                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-            )
-        },
-        "/zones/at": {
-            "get": _op(
-                "Zones containing a point (WGS 84, boundary inclusive), smallest first; "
-                "a missing or bad lat/lon is a 422 naming it",
-                auth=False,
-                ok=_list_of("Zone"),
-                params=[
-                    {"name": n, "in": "query", "required": True, "schema": {"type": "number"}}
-                    for n in ("lat", "lon")
-                ],
-            )
-        },
-        "/addresses": {
-            "get": _op(
-                "Address autocomplete over the register, best match first: Swedish spelling "
-                "variants (Storg. 12 B, storgatan 12b), postcodes (591 30) and misspelled "
-                "streets; each item has id, label, street, number, letter, postcode, city, "
-                "lon, lat, match and the slugs of the zones it lies in",
-                auth=False,
-                ok={"description": "{items: [...], next: null}"},
-                params=[
-                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 50},
-                    },
-                ],
-            )
-        },
-        "/active": {
-            "get": _op(
-                "Active notices for a zone or a point, most severe first (the banner's data; "
-                "CORS open, no credentials; an unknown zone is 404)",
-                auth=False,
-                ok={"description": "{items: [...], next: null, lang, alert}"},
-                params=[
-                    {"name": n, "in": "query", "schema": {"type": t}}
-                    for n, t in (("zone", "string"), ("lat", "number"), ("lon", "number"))
-                ]
-                + [{"name": "lang", "in": "query", "schema": {"enum": ["sv", "en"]}}],
-            )
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3.1"}},
-            }
-        },
-    }
-    paths.update(_extra("paths"))
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Varsla API",
             "version": "1",
-            "description": "Public alerts and service notices. Errors are RFC 9457 problems.",
+            "description": "Public alerts and service notices. Errors are RFC 9457 problems "
+            "(application/problem+json) naming the field at fault.",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": dict(sorted(schemas.schemas.items())),
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
@@ -314,4 +190,5 @@ bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 @bp.get("/openapi.json")
 def openapi_json():
     """This app's OpenAPI document."""
-    return jsonify(openapi_document(settings().base_url))
+    document = openapi_document(current_app, settings().base_url)
+    return jsonify(OpenApiDocument.model_validate(document).model_dump(mode="json"))

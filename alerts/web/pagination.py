@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from alerts.errors import ValidationFailed
+from alerts.web.responses import Page
+
+PageT = TypeVar("PageT", bound=Page)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -37,10 +40,9 @@ def _encode(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
 
 
-def page(
-    session: Session, query: Select, render: Callable[[Any], dict[str, Any]]
-) -> dict[str, Any]:
-    """One page of ``query`` (which must have a total ordering), after ``?cursor=``."""
+def page(session: Session, query: Select, render: Callable[[Any], Any], into: type[PageT]) -> PageT:
+    """One page of ``query`` (which must have a total ordering), after ``?cursor=``, as ``into``
+    (a :class:`Page` of what ``render`` makes of each row)."""
     try:
         limit = int(request.args.get("limit", DEFAULT_LIMIT))
     except ValueError:
@@ -51,7 +53,30 @@ def page(
     offset = _decode(request.args["cursor"]) if request.args.get("cursor") else 0
     rows = list(session.scalars(query.offset(offset).limit(limit + 1)))
     more = len(rows) > limit
-    return {
-        "items": [render(r) for r in rows[:limit]],
-        "next": _encode(offset + limit) if more else None,
-    }
+    return into(
+        items=[render(r) for r in rows[:limit]],
+        next=_encode(offset + limit) if more else None,
+    )
+
+
+#: The paging query parameters, as the OpenAPI document states them.
+PAGING_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "cursor",
+        "in": "query",
+        "description": "The previous page's `next`",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "description": f"Items per page (default {DEFAULT_LIMIT}); outside 1 to {MAX_LIMIT} "
+        "is a 422",
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
+        },
+    },
+]

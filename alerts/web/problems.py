@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from alerts.errors import DomainError, FieldError
 from alerts.i18n import english
 from alerts.web.labels import error_message
+from alerts.web.responses import FieldProblem, Problem
 
 logger = logging.getLogger(__name__)
 
@@ -23,19 +24,18 @@ PROBLEM_TYPE = "https://varsla.se/problems/"
 
 
 def problem(
-    status: int, title: str, detail: str, errors: list[FieldError] | None = None, **extra
+    status: int, title: str, detail: str, errors: list[FieldError] | None = None
 ) -> Response:
-    body = {
-        "type": "about:blank" if not errors else PROBLEM_TYPE + "invalid-input",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    if errors:
-        body["errors"] = [{"field": e.field, "message": e.detail} for e in errors]
-        body["field"] = errors[0].field
-    response = jsonify(body)
+    """An ``application/problem+json`` response; with ``errors``, it names each field at fault."""
+    body = Problem(
+        type="about:blank" if not errors else PROBLEM_TYPE + "invalid-input",
+        title=title,
+        status=status,
+        detail=detail,
+        field=errors[0].field if errors else None,
+        errors=[FieldProblem(field=e.field, message=e.detail) for e in errors] if errors else None,
+    )
+    response = jsonify(body.to_json())
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response

@@ -6,6 +6,14 @@ in ``data-zone`` should be visible, not silently show nothing.
 
 from __future__ import annotations
 
+import json
+import uuid
+
+import pytest
+
+from alerts.public.responses import ActiveNotice, ActiveNotices
+from channels.banner import active_json, active_payload
+from tests.channels.snapshots import cancel, make_snapshot, revise
 from tests.public.conftest import BERGKARLAS_TEXTS
 
 GESUNDA_POINT = {"lat": "60.884", "lon": "14.58"}
@@ -122,3 +130,29 @@ def test_if_modified_since_alone_sees_a_notice_leave(client, newsroom):
     )
     assert again.status_code == 200
     assert len(again.get_json()["items"]) == 1
+
+
+@pytest.mark.parametrize("lang", ["sv", "en", "en-GB", "de"])
+def test_the_documented_model_mirrors_the_banner_payload(lang):
+    """The channel renders /active's bytes; the model that documents them must say the same:
+    every field, no more, and the same values once dumped (every status, both languages)."""
+    first = make_snapshot()
+    snapshots = [
+        first,
+        revise(make_snapshot(notice_id=uuid.uuid4(), severity="Minor", category="roads")),
+        cancel(make_snapshot(notice_id=uuid.uuid4())),
+        make_snapshot(notice_id=uuid.uuid4(), status="expired"),
+    ]
+    payload = active_payload(snapshots, lang, base_url="http://varsla.test")
+    assert {item["status"] for item in payload["items"]} == {
+        "active",
+        "updated",
+        "all_clear",
+        "expired",
+    }
+    assert set(payload) == set(ActiveNotices.model_fields)
+    for item in payload["items"]:
+        assert set(item) == set(ActiveNotice.model_fields)
+    assert ActiveNotices.model_validate(payload).to_json() == payload
+    body = active_json(snapshots, lang, base_url="http://varsla.test")
+    assert ActiveNotices.model_validate_json(body).to_json() == json.loads(body)
