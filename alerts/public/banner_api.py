@@ -14,7 +14,7 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response
 
-from alerts.public.feeds import (
+from alerts.public.feed_views import (
     active_snapshots,
     base_url,
     cached_response,

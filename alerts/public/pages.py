@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from alerts.config import settings
 from alerts.extensions import db
 from alerts.public import queries as public
-from alerts.public.feeds import retention_days
+from alerts.public.feed_views import retention_days
 from alerts.web.templating import current_lang
 from channels.banner import ordered, palette_key
 from channels.base import NoticeSnapshot
