@@ -2,7 +2,7 @@
 
 Here live the queries for what may be public (``queries``: no Flask), the
 public pages (``pages``), the feeds, CAP documents and banner endpoints
-(``feeds``), and ``/api/v1/active``, the banner's data (``banner_api``).
+(``feed_views``), and ``/api/v1/active``, the banner's data (``banner_api``).
 Rendering is ``channels`` (feeds, CAP, banner).
 
 May import ``alerts.notices`` (models, snapshots), ``alerts.places``,
