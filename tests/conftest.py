@@ -150,6 +150,8 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
             "VARSLA_BASE_URL": "http://varsla.test",
             "SECRET_KEY": "test-secret",
             "WTF_CSRF_ENABLED": False,
+            # Argon2id at its cheapest: the suite creates hundreds of operators.
+            "VARSLA_PASSWORD_HASH_COST": "test",
             **config,
         }
     )

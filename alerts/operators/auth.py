@@ -6,10 +6,14 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -19,7 +23,16 @@ from alerts.orm import utcnow
 
 logger = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
+#: Argon2id parameters by ``VARSLA_PASSWORD_HASH_COST``. ``strong``, the default, is RFC 9106's
+#: low-memory profile (3 passes over 64 MiB, 4 lanes), pinned here so that a new argon2-cffi
+#: cannot change it unnoticed. ``test`` is the cheapest Argon2id there is, for test suites that
+#: create operators by the hundred; never for real passwords. A ``test`` hash that reached a
+#: strong installation is rehashed at the next login.
+PASSWORD_HASH_COSTS = {
+    "strong": profiles.RFC_9106_LOW_MEMORY,
+    "test": replace(profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1),
+}
+_EXTENSION = "varsla_password_hasher"
 API_KEY_PREFIX = "vsk_"
 MAX_FAILED_LOGINS = 5
 LOGIN_WINDOW = timedelta(minutes=15)
@@ -31,8 +44,32 @@ class TooManyAttempts(DomainError):
     title = "Too many attempts"
 
 
+def password_hasher(config: Mapping[str, Any]) -> PasswordHasher:
+    """The Argon2id hasher ``config["VARSLA_PASSWORD_HASH_COST"]`` asks for (``strong``)."""
+    cost = config.get("VARSLA_PASSWORD_HASH_COST") or "strong"
+    if cost not in PASSWORD_HASH_COSTS:
+        raise ValueError(
+            f"VARSLA_PASSWORD_HASH_COST is {cost!r}; use one of {', '.join(PASSWORD_HASH_COSTS)}"
+        )
+    if cost != "strong":
+        logger.warning("passwords are hashed at the %r cost: for tests only", cost)
+    return PasswordHasher.from_parameters(PASSWORD_HASH_COSTS[cost])
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's password hasher from its config."""
+    app.extensions[_EXTENSION] = password_hasher(app.config)
+
+
+def _hasher() -> PasswordHasher:
+    """The current app's hasher; outside an app, the strong default."""
+    if has_app_context():
+        return current_app.extensions[_EXTENSION]
+    return PasswordHasher.from_parameters(PASSWORD_HASH_COSTS["strong"])
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_operator(
@@ -64,9 +101,9 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
     keys = [f"email:{email}", f"client:{client}"]
     since = utcnow() - LOGIN_WINDOW
     for key in keys:
-        failures = session.scalar(
+        failures = session.execute(
             select(func.count()).where(LoginAttempt.key == key, LoginAttempt.at > since)
-        )
+        ).scalar_one()
         if failures >= MAX_FAILED_LOGINS * (4 if key.startswith("client:") else 1):
             raise TooManyAttempts("Too many failed logins; wait a few minutes and try again")
     operator = session.scalar(select(Operator).where(Operator.email == email))
@@ -81,12 +118,13 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
 
 
 def _verify(operator: Operator, password: str) -> bool:
+    hasher = _hasher()
     try:
-        _hasher.verify(operator.password_hash, password)
+        hasher.verify(operator.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(operator.password_hash):
-        operator.password_hash = hash_password(password)
+    if hasher.check_needs_rehash(operator.password_hash):
+        operator.password_hash = hasher.hash(password)
     return True
 
 
