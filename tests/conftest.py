@@ -4,6 +4,11 @@
 instead of SQLite; either way every run gets a fresh database. Tests marked
 ``postgres`` always need PostgreSQL: they skip with the reason when it is not
 reachable, except under ``CI=true`` where that is a failure.
+
+A test that brings its own database gives the same result in either run, so it runs
+in one: ``postgres`` tests in the PostgreSQL run, ``sqlite`` tests (an install on
+their own SQLite file) in the SQLite run; the other run skips them and says where
+they ran. ``python3 dev.py test`` makes both runs.
 """
 
 from __future__ import annotations
@@ -28,9 +33,25 @@ PG_ADMIN_URL = os.environ.get(
     "VARSLA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DB = os.environ.get("VARSLA_TEST_DB", "sqlite")
 
 # Fake providers, the dispatch app and its helpers: used by dispatch, residents and e2e tests.
 pytest_plugins = ["tests.delivery"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip the tests that bring their own database in the other database's run."""
+    elsewhere = {
+        "postgres": pytest.mark.skip(
+            reason="runs in the PostgreSQL run (VARSLA_TEST_DB=postgresql)"
+        ),
+        "sqlite": pytest.mark.skip(reason="runs in the SQLite run (VARSLA_TEST_DB=sqlite)"),
+    }
+    del elsewhere["postgres" if TEST_DB == "postgresql" else "sqlite"]
+    for item in items:
+        for marker, skip in elsewhere.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 def _pg_reachable() -> str | None:
@@ -89,7 +110,7 @@ def pg_available() -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory, pg_databases, request) -> str:
     """The database the suite runs on, created fresh and migrated once."""
-    if os.environ.get("VARSLA_TEST_DB", "sqlite") == "postgresql":
+    if TEST_DB == "postgresql":
         request.getfixturevalue("pg_available")
         url = pg_databases.create()
     else:
@@ -101,8 +122,11 @@ def database_url(tmp_path_factory, pg_databases, request) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url(pg_available, pg_databases) -> str:
-    """A fresh, migrated PostgreSQL database for tests that need PostgreSQL itself."""
+def pg_url(pg_available, pg_databases, request) -> str:
+    """A migrated PostgreSQL database for tests that need PostgreSQL itself: the suite's
+    own in the PostgreSQL run (every test leaves it empty), else a fresh one."""
+    if TEST_DB == "postgresql":
+        return request.getfixturevalue("database_url")
     url = pg_databases.create()
     engine = make_engine(url)
     upgrade(engine)

@@ -62,6 +62,9 @@ INSIDE = [
 OUTSIDE = Resident(
     "Bergkarlåsvägen 2, 792 90 Sollerön", "0701000005", "erik@example.se", "sv", "+46701000005"
 )
+#: The one-process install is SQLite's: this module runs in the suite's SQLite run.
+pytestmark = pytest.mark.sqlite
+
 HEADLINES = {"sv": "Koka vattnet i Gesunda", "en": "Boil water in Gesunda"}
 INSTRUCTIONS = {"sv": "Koka vatten i minst en minut.", "en": "Boil water for at least one minute."}
 ALL_CLEAR = {"sv": "AVBLÅST: ", "en": "ALL CLEAR: "}
