@@ -135,8 +135,12 @@ def pg_url(pg_available, pg_databases, request) -> str:
 
 
 def truncate_all(engine) -> None:
-    """Empty every table. On PostgreSQL, first end connections a failed test left in a
-    transaction, or TRUNCATE would wait for their locks forever."""
+    """Empty every table and restart its ids. On PostgreSQL, first end connections a failed
+    test left in a transaction, or their locks would hold up the deletes forever.
+
+    DELETE, not TRUNCATE: a test leaves a few rows, and PostgreSQL's TRUNCATE (new files
+    for every table) took about 350 ms after each test on a loaded machine, DELETE 20 ms.
+    """
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -146,10 +150,18 @@ def truncate_all(engine) -> None:
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
+        for table in tables:
+            conn.execute(text(f"DELETE FROM {table}"))
+        if engine.dialect.name == "postgresql":
+            # What TRUNCATE ... RESTART IDENTITY did: every sequence back to its start.
+            conn.execute(
+                text(
+                    "SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s "
+                    "JOIN pg_class c ON c.oid = s.seqrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema()"
+                )
+            )
 
 
 class IsolatedClient(FlaskClient):
