@@ -2,11 +2,14 @@
 """Set up and run Varsla with nothing but Python 3.11+.
 
     python3 dev.py start   # virtualenv, install, migrate, demo data, serve on :5000
-    python3 dev.py test    # virtualenv, install with test tools, run the whole suite
+    python3 dev.py test    # virtualenv, install with test tools, lint, type check, run the suite
 
-``test`` runs the suite on SQLite and then on PostgreSQL (127.0.0.1:5432). Without a
-reachable PostgreSQL the second run is skipped with the reason, except under CI=true.
-pytest's "no tests collected" (exit code 5) counts as a failure.
+``test`` runs, in this order: ruff check, ruff format --check, mypy (alerts/, channels/,
+geodata/; see [tool.mypy] in pyproject.toml), the suite on SQLite, the suite on PostgreSQL
+(127.0.0.1:5432). Any failing stage fails the command; every stage runs regardless, and
+each one's time is printed at the end. Without a reachable PostgreSQL the last run is
+skipped with the reason, except under CI=true. pytest's "no tests collected" (exit code 5)
+counts as a failure. Further arguments go to pytest.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -71,25 +75,45 @@ def _chromium_hint() -> None:
 
 
 def test(argv: list[str]) -> int:
-    """The whole suite on SQLite, then on PostgreSQL."""
+    """Lint, format check, type check, then the suite on SQLite and on PostgreSQL.
+
+    Every stage runs even when an earlier one failed, so one run shows everything that is
+    wrong; any failure fails the command. Arguments go to both pytest runs.
+    """
     ensure_venv("test")
     _chromium_hint()
-    failed = False
+    stages: list[tuple[str, str, float]] = []  # (stage, outcome, seconds)
+
+    def stage(name: str, *args: str | Path, env: dict[str, str] | None = None) -> None:
+        print(f"\n=== {name} ===", flush=True)
+        started = time.monotonic()
+        code = run(*args, env=env, check=False)
+        if code == 5 and name.startswith("pytest"):
+            print("pytest collected no tests: that is a failure, not a pass", flush=True)
+        stages.append((name, "ok" if code == 0 else f"FAILED ({code})", time.monotonic() - started))
+
+    stage("ruff check", PYTHON, "-m", "ruff", "check", ".")
+    stage("ruff format --check", PYTHON, "-m", "ruff", "format", "--check", ".")
+    stage("mypy", PYTHON, "-m", "mypy")  # files and settings: [tool.mypy] in pyproject.toml
     for database in ("sqlite", "postgresql"):
-        env = {**os.environ, "VARSLA_TEST_DB": database}
-        print(f"\n=== test suite on {database} ===", flush=True)
+        name = f"pytest on {database}"
         if database == "postgresql" and not _postgres_reachable():
             if os.environ.get("CI", "").lower() == "true":
-                print("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432", flush=True)
-                return 1
-            print("SKIPPED: PostgreSQL is not reachable on 127.0.0.1:5432", flush=True)
+                print(f"\n=== {name} ===\nCI=true but PostgreSQL is not reachable on "
+                      "127.0.0.1:5432", flush=True)  # fmt: skip
+                stages.append((name, "FAILED (no PostgreSQL)", 0.0))
+            else:
+                print(f"\n=== {name} ===\nSKIPPED: PostgreSQL is not reachable on "
+                      "127.0.0.1:5432", flush=True)  # fmt: skip
+                stages.append((name, "skipped (no PostgreSQL)", 0.0))
             continue
-        code = run(PYTHON, "-m", "pytest", *argv, env=env, check=False)
-        if code == 5:
-            print("pytest collected no tests: that is a failure, not a pass", flush=True)
-        failed = failed or code != 0
-    lint = run(PYTHON, "-m", "ruff", "check", ".", check=False)
-    return 1 if failed or lint else 0
+        env = {**os.environ, "VARSLA_TEST_DB": database}
+        stage(name, PYTHON, "-m", "pytest", *argv, env=env)
+
+    print("\n=== summary ===", flush=True)
+    for name, outcome, seconds in stages:
+        print(f"{name:<22} {outcome:<24} {seconds:7.1f} s", flush=True)
+    return 1 if any(outcome.startswith("FAILED") for _, outcome, _ in stages) else 0
 
 
 def _postgres_reachable() -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, current_app
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,6 +70,10 @@ class Settings(BaseModel):
     # Reverse proxies in front (nginx, a load balancer): how many X-Forwarded-* hops to
     # believe. 0 trusts none, so a client cannot choose the address it is throttled by.
     trusted_proxies: int = Field(0, ge=0, le=5, alias="VARSLA_TRUSTED_PROXIES")
+    # Argon2id cost: "strong" (RFC 9106 low-memory profile) always, but in test suites.
+    password_hash_cost: Literal["strong", "test"] = Field(
+        "strong", alias="VARSLA_PASSWORD_HASH_COST"
+    )
 
     @property
     def sms_configured(self) -> bool:

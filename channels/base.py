@@ -70,7 +70,7 @@ def effective_language(available: Iterable[str], wanted: str | None) -> str:
     languages = list(available)
     for candidate in (wanted, ui_language(wanted), DEFAULT_LANGUAGE, *languages):
         if candidate in languages:
-            return candidate  # type: ignore[return-value]  # None is never in languages
+            return candidate
     raise LookupError("nothing available in any language")
 
 

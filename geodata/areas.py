@@ -129,7 +129,7 @@ def circle_lon_lat(lon: float, lat: float, radius_m: float, *, field: str = "cir
         )
     local = crs_mod.local_metric_crs(lon, lat)
     disc = Point(0.0, 0.0).buffer(radius_m, quad_segs=CIRCLE_QUAD_SEGMENTS)
-    return crs_mod.transform_geometry(disc, local, crs_mod.WGS84)
+    return cast(Polygon, crs_mod.transform_geometry(disc, local, crs_mod.WGS84))
 
 
 def build_area(

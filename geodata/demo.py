@@ -182,7 +182,7 @@ def load_demo_zones() -> list[Zone]:
 def _municipality_geometries() -> dict[str, BaseGeometry]:
     """The municipal boundaries by slug, prepared for point tests."""
     zones = read_zones(data_path("municipalities.geojson").read_bytes()).zones
-    geometries = {z.slug: z.geometry_lon_lat for z in zones}
+    geometries: dict[str, BaseGeometry] = {z.slug: z.geometry_lon_lat for z in zones}
     for geometry in geometries.values():
         shapely.prepare(geometry)
     return geometries

@@ -13,9 +13,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Console login and the account commands."""
-    from alerts.operators import cli, views
+    """The password hasher, console login and the account commands."""
+    from alerts.operators import auth, cli, views
 
+    auth.init_app(app)
     app.register_blueprint(views.bp)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

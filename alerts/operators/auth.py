@@ -8,13 +8,16 @@ import hmac
 import logging
 import math
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from alerts.config import settings
 from alerts.errors import DomainError, ValidationFailed
 from alerts.i18n import N_
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
@@ -22,9 +25,17 @@ from alerts.orm import utcnow
 
 logger = logging.getLogger(__name__)
 
-_hasher = PasswordHasher()
-#: Verified against when the email is unknown, so that costs what a known one does.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: Argon2id parameters by ``VARSLA_PASSWORD_HASH_COST``. ``strong``, the default, is RFC 9106's
+#: low-memory profile (3 passes over 64 MiB, 4 lanes), pinned here so that a new argon2-cffi
+#: cannot change it unnoticed. ``test`` is the cheapest Argon2id there is, for test suites that
+#: create operators by the hundred; never for real passwords. A ``test`` hash that reached a
+#: strong installation is rehashed at the next login.
+PASSWORD_HASH_COSTS = {
+    "strong": profiles.RFC_9106_LOW_MEMORY,
+    "test": replace(profiles.RFC_9106_LOW_MEMORY, time_cost=1, memory_cost=8, parallelism=1),
+}
+_EXTENSION = "varsla_password_hasher"
+_DUMMY = "varsla_password_dummy_hash"
 API_KEY_PREFIX = "vsk_"
 #: Failures per (client, account) before each further try waits; the wait doubles.
 FREE_FAILURES = 5
@@ -45,8 +56,34 @@ class TooManyAttempts(DomainError):
         self.retry_after_s = retry_after_s
 
 
+def password_hasher(cost: str) -> PasswordHasher:
+    """The Argon2id hasher of ``cost`` (``VARSLA_PASSWORD_HASH_COST``: ``strong``)."""
+    if cost not in PASSWORD_HASH_COSTS:
+        raise ValueError(
+            f"VARSLA_PASSWORD_HASH_COST is {cost!r}; use one of {', '.join(PASSWORD_HASH_COSTS)}"
+        )
+    if cost != "strong":
+        logger.warning("passwords are hashed at the %r cost: for tests only", cost)
+    return PasswordHasher.from_parameters(PASSWORD_HASH_COSTS[cost])
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's password hasher from its settings, and the hash an unknown email is
+    checked against (made by the same hasher, so it costs the same)."""
+    hasher = password_hasher(settings(app).password_hash_cost)
+    app.extensions[_EXTENSION] = hasher
+    app.extensions[_DUMMY] = hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher() -> PasswordHasher:
+    """The current app's hasher; outside an app, the strong default."""
+    if has_app_context():
+        return current_app.extensions[_EXTENSION]
+    return PasswordHasher.from_parameters(PASSWORD_HASH_COSTS["strong"])
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_operator(
@@ -119,17 +156,19 @@ def authenticate(session: Session, email: str, password: str, *, client: str) ->
 
 
 def _spend_the_same_work(password: str) -> None:
+    dummy = current_app.extensions[_DUMMY] if has_app_context() else _hasher().hash("x")
     with contextlib.suppress(VerificationError, InvalidHashError):
-        _hasher.verify(_DUMMY_HASH, password)
+        _hasher().verify(dummy, password)
 
 
 def _verify(operator: Operator, password: str) -> bool:
+    hasher = _hasher()
     try:
-        _hasher.verify(operator.password_hash, password)
+        hasher.verify(operator.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-    if _hasher.check_needs_rehash(operator.password_hash):
-        operator.password_hash = hash_password(password)
+    if hasher.check_needs_rehash(operator.password_hash):
+        operator.password_hash = hasher.hash(password)
     return True
 
 

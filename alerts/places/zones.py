@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
@@ -115,7 +116,7 @@ def import_zones(
     return report
 
 
-def _geojson(geometry: shapely.Geometry) -> dict[str, Any]:
+def _geojson(geometry: BaseGeometry) -> dict[str, Any]:
     """A geometry as plain GeoJSON (lists, not tuples), ready for a JSON column."""
     return cast(dict[str, Any], _json_safe(mapping(geometry)))
 

@@ -274,7 +274,7 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
             )
         return url
 
-    def request(  # type: ignore[override]  # same parameters, the SDK leaves them untyped
+    def request(
         self,
         method: str,
         url: str,

@@ -15,9 +15,11 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import cast
 
 import shapely
 from shapely.geometry import Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
 
 from geodata import crs as crs_mod
 
@@ -50,10 +52,10 @@ def blob(lon: float, lat: float, radius_m: float, stretch: float, rotation_deg: 
             )
         )
     local = crs_mod.local_metric_crs(lon, lat)
-    return crs_mod.transform_geometry(Polygon(points), local, crs_mod.WGS84)
+    return cast(Polygon, crs_mod.transform_geometry(Polygon(points), local, crs_mod.WGS84))
 
 
-def rounded(geometry: shapely.Geometry) -> dict:
+def rounded(geometry: BaseGeometry) -> dict:
     """GeoJSON of a geometry with coordinates rounded to 6 decimals."""
     return mapping(shapely.set_precision(geometry, 1e-6))
 

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ INSIDE = [
 OUTSIDE = Resident(
     "Bergkarlåsvägen 2, 792 90 Sollerön", "0701000005", "erik@example.se", "sv", "+46701000005"
 )
+#: The one-process install is SQLite's: this module runs in the suite's SQLite run.
+pytestmark = pytest.mark.sqlite
+
 HEADLINES = {"sv": "Koka vattnet i Gesunda", "en": "Boil water in Gesunda"}
 INSTRUCTIONS = {"sv": "Koka vatten i minst en minut.", "en": "Boil water for at least one minute."}
 ALL_CLEAR = {"sv": "AVBLÅST: ", "en": "ALL CLEAR: "}
@@ -122,7 +126,9 @@ def _write_registers(directory: Path) -> dict[str, Path]:
     return {"zones": zones, "addresses": register, "residents": residents}
 
 
-def _environment(database: Path, base_url: str, twilio: FakeTwilio, smtp: FakeSmtp) -> dict:
+def _environment(
+    database: Path, base_url: str, twilio: FakeTwilio | None = None, smtp: FakeSmtp | None = None
+) -> dict:
     """The process environment of an install: nothing inherited that could redirect it."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("VARSLA_", "TWILIO_", "FLASK_"))
@@ -132,14 +138,18 @@ def _environment(database: Path, base_url: str, twilio: FakeTwilio, smtp: FakeSm
         VARSLA_SECRET_KEY="serve-test-secret",
         VARSLA_BASE_URL=base_url,
         VARSLA_MAIL_FROM="Mora vatten <varsla@mora.test>",
-        VARSLA_SMTP_URL=smtp.url,
-        VARSLA_TWILIO_API_URL=twilio.url,
-        TWILIO_ACCOUNT_SID=twilio.account_sid,
-        TWILIO_AUTH_TOKEN=twilio.auth_token,
-        TWILIO_FROM="MoraVatten",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
+    if twilio is not None:
+        env.update(
+            VARSLA_TWILIO_API_URL=twilio.url,
+            TWILIO_ACCOUNT_SID=twilio.account_sid,
+            TWILIO_AUTH_TOKEN=twilio.auth_token,
+            TWILIO_FROM="MoraVatten",
+        )
+    if smtp is not None:
+        env["VARSLA_SMTP_URL"] = smtp.url
     return env
 
 
@@ -203,18 +213,15 @@ def smtp() -> Iterator[FakeSmtp]:
         yield fake
 
 
-@pytest.fixture
-def install(tmp_path, twilio, smtp) -> Iterator[dict[str, Any]]:
-    """A migrated, populated SQLite install with ``varsla serve`` running on it.
-
-    Yields the base URL and both operators' API keys. The server is stopped at the
-    end; when the test failed, its output is printed (pytest shows it with the failure).
-    """
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    database = tmp_path / "varsla.sqlite3"
-    env = _environment(database, base_url, twilio, smtp)
-    files = _write_registers(tmp_path)
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A SQLite install migrated and populated through the ``varsla`` commands, and both
+    operators' API keys. Built once for the module (the commands send nothing); each test
+    serves its own copy."""
+    directory = tmp_path_factory.mktemp("install")
+    database = directory / "varsla.sqlite3"
+    env = _environment(database, "http://127.0.0.1:5000")
+    files = _write_registers(directory)
     _varsla(env, "db", "upgrade")
 
     def operator(email: str, role: str) -> str:
@@ -235,6 +242,23 @@ def install(tmp_path, twilio, smtp) -> Iterator[dict[str, Any]]:
         approver = pool.submit(operator, APPROVER, "approver")
         pool.submit(places).result()
         keys = {"author": author.result(), "approver": approver.result()}
+    return database, keys
+
+
+@pytest.fixture
+def install(tmp_path, populated, twilio, smtp) -> Iterator[dict[str, Any]]:
+    """``varsla serve`` running on a copy of the populated install.
+
+    Yields the base URL and both operators' API keys. The server is stopped at the
+    end; when the test failed, its output is printed (pytest shows it with the failure).
+    """
+    template, keys = populated
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    database = tmp_path / "varsla.sqlite3"
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(database)) as copy:
+        source.backup(copy)
+    env = _environment(database, base_url, twilio, smtp)
 
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:

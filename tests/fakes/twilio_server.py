@@ -247,7 +247,7 @@ class FakeTwilio:
     def start(self) -> FakeTwilio:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
             name="fake-twilio",
             daemon=True,
         )

@@ -64,7 +64,7 @@ def test_the_wait_ends_and_a_success_clears_the_count(client, session):
 def test_an_unknown_email_costs_the_same_password_check(client, session, monkeypatch):
     _operators(session)
     checked: list[str] = []
-    real = auth._hasher
+    real = client.application.extensions["varsla_password_hasher"]
 
     class Counting:
         def __getattr__(self, name: str):
@@ -74,7 +74,7 @@ def test_an_unknown_email_costs_the_same_password_check(client, session, monkeyp
             checked.append(password)
             return real.verify(hash_, password)
 
-    monkeypatch.setattr(auth, "_hasher", Counting())
+    monkeypatch.setitem(client.application.extensions, "varsla_password_hasher", Counting())
     _login(client, "nobody@motala.se", "guess number one", DESK_A)
     _login(client, "kim@motala.se", "guess number two", DESK_A)
     assert checked == ["guess number one", "guess number two"]

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from alerts.models import LegalBasis, Subscriber, SubscriberLocation, utcnow
 from alerts.places.targeting import area_tiles, subscriber_ids_in_area
 from geodata.matching import points_in_area_mask
+from tests.conftest import running_app
 
 RING = Polygon(
     [(14.50, 60.90), (14.62, 60.88), (14.66, 60.95), (14.58, 61.02), (14.49, 60.99)],
@@ -23,9 +24,12 @@ AREAS = {
 }
 
 
-@pytest.fixture
-def points(session):
-    """20,000 subscribers, one location each; some exactly on vertices and edges."""
+@pytest.fixture(scope="module")
+def points(database_url, tmp_path_factory):
+    """20,000 subscribers, one location each; some exactly on vertices and edges. Written
+    once for the module, whose tests only read them; the tables are emptied at its end."""
+    from alerts.extensions import db
+
     rng = np.random.default_rng(11)
     lon = np.round(rng.uniform(14.45, 14.75, 20_000), 6)
     lat = np.round(rng.uniform(60.85, 61.05, 20_000), 6)
@@ -33,6 +37,23 @@ def points(session):
     for i, (x, y) in enumerate(on_boundary):
         lon[i], lat[i] = x, y
     now = utcnow()
+    with running_app(database_url, tmp_path_factory.mktemp("targeting")):
+        with db.sessionmaker() as session:
+            _insert_points(session, lon, lat, now)
+        yield lon, lat
+
+
+@pytest.fixture
+def session(points):
+    """A session on the module's subscribers. (The suite's ``session`` comes with an app
+    that empties every table after each test.)"""
+    from alerts.extensions import db
+
+    with db.sessionmaker() as session:
+        yield session
+
+
+def _insert_points(session, lon, lat, now) -> None:
     session.execute(
         insert(Subscriber.__table__),
         [
@@ -58,7 +79,6 @@ def points(session):
         ],
     )
     session.commit()
-    return lon, lat
 
 
 @pytest.mark.parametrize("name", list(AREAS))
