@@ -12,6 +12,7 @@ one poll interval.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -81,6 +82,13 @@ class Listener:
 
     def stop(self) -> None:
         self._stopping.set()
+        # The listening thread waits for a notification up to check_every_s; send one so it
+        # sees the flag at once (other listeners just poll one extra time).
+        with (
+            contextlib.suppress(psycopg.Error),
+            psycopg.connect(self.conninfo, autocommit=True, connect_timeout=1) as conn,
+        ):
+            conn.execute(f"NOTIFY {CHANNEL}")
         self._thread.join(timeout=2 * self.check_every_s + 1)
 
     def _run(self) -> None:
@@ -93,6 +101,8 @@ class Listener:
                         # Returns after check_every_s at the latest, to notice stop().
                         for _ in conn.notifies(timeout=self.check_every_s):
                             self.wake.set()
+                            if self._stopping.is_set():
+                                break
             except psycopg.Error as exc:
                 logger.warning("listening for new deliveries failed (%s); polling meanwhile", exc)
                 self._stopping.wait(2.0)
