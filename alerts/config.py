@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, current_app
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,6 +64,10 @@ class Settings(BaseModel):
     tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png", alias="VARSLA_TILE_URL")
     tile_attribution: str = Field("© OpenStreetMap contributors", alias="VARSLA_TILE_ATTRIBUTION")
     scheduler_interval_s: float = Field(10.0, gt=0, alias="VARSLA_SCHEDULER_INTERVAL_S")
+    # Bearer token for /metrics; without one, /metrics answers only direct loopback requests.
+    metrics_token: str = Field("", alias="VARSLA_METRICS_TOKEN")
+    # "text" (for people) or "json" (one object per line, for a log pipeline).
+    log_format: Literal["text", "json"] = Field("text", alias="VARSLA_LOG_FORMAT")
 
     @property
     def sms_configured(self) -> bool:

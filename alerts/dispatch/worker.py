@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import settings as settings_of
+from alerts.dispatch import metrics as dispatch_metrics
 from alerts.dispatch.channels_config import ChannelFactory, channel_factories, links_from
 from alerts.dispatch.claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from alerts.dispatch.messages import Composer, make_reference
@@ -126,6 +127,7 @@ class Dispatcher:
         self._snapshots: dict[int, NoticeSnapshot] = {}
         self.counts: dict[str, int] = {}
         self.first_send_at: float | None = None
+        self.metrics = dispatch_metrics.of(app)
 
     # --- sending threads -----------------------------------------------------------
 
@@ -163,7 +165,15 @@ class Dispatcher:
             else:
                 if self.first_send_at is None:
                     self.first_send_at = time.time()
+                started = time.perf_counter()
                 result = channel.send(recipient, message)
+                if self.metrics is not None:
+                    self.metrics.send_seconds.labels(claimed.channel).observe(
+                        time.perf_counter() - started
+                    )
+                    if result.outcome is not Outcome.ACCEPTED:
+                        code = (result.error_code or "unknown")[:40]
+                        self.metrics.provider_errors.labels(claimed.channel, code).inc()
         except Exception as exc:  # composing failed: a bug, not the resident's fault
             logger.exception("delivery %s: could not compose or send", claimed.id)
             result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
@@ -206,10 +216,14 @@ class Dispatcher:
 
     def _record(self, reports: list[SendReport]) -> None:
         assert db.sessionmaker is not None
+        started = time.perf_counter()
         for attempt in (1, 2, 3):
+            tally: Counter[tuple[str, str]] = Counter()
             try:
                 with db.sessionmaker() as session, session.begin():
-                    counts = apply_reports(session, self.owner, reports, self.settings.retry)
+                    counts = apply_reports(
+                        session, self.owner, reports, self.settings.retry, tally=tally
+                    )
                 break
             except Exception:
                 # The sends happened; losing their outcome would re-send them after the
@@ -220,6 +234,23 @@ class Dispatcher:
                 time.sleep(0.5 * attempt)
         for key, value in counts.items():
             self.counts[key] = self.counts.get(key, 0) + value
+        if self.metrics is not None:
+            for (channel, status), value in tally.items():
+                self.metrics.outcomes.labels(channel, status).inc(value)
+            self.metrics.batches.inc()
+        logger.info(
+            "dispatch batch: %d outcomes recorded %s",
+            len(reports),
+            counts,
+            extra={
+                "event": "dispatch_batch",
+                "worker": self.owner,
+                "batch": len(reports),
+                "outcomes": counts,
+                "channels": dict(Counter(r.claimed.channel for r in reports)),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         retried = Counter(
             f"{r.claimed.channel} {r.result.error_code}"
             for r in reports
