@@ -229,7 +229,9 @@ EXTRA_FIELDS = (
 )
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w/])\+?\d[\d \-]{7,}\d")
+#: International (+46 70…) or national (070-…) numbers: 8 to 17 digits with spaces or
+#: hyphens; not a part of a longer token, a date or a time.
+_PHONE = re.compile(r"(?<![\w:.\-/+])(?:\+\d{1,3}|0)[\d \-]{6,17}\d(?![\w:\-])")
 
 
 def redact(text: str) -> str:

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 from functools import cache
 
 from alembic.config import Config
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from alerts.config import settings
 from alerts.extensions import db
 from alerts.web.observability import SessionCollect, metrics_of
 from alerts.web.problems import problem
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 
 #: A scrape-time source of metric families, given a Session (alerts.web.observability).
@@ -36,6 +39,44 @@ MetricSource = SessionCollect
 def register_metrics(app: Flask, source: MetricSource) -> None:
     """Add ``source``'s families to ``/metrics``; features call this in their ``init_app``."""
     metrics_of(app).add_collector(source)
+
+
+#: What a database error says when the database cannot take writes or cannot be reached.
+_UNAVAILABLE = (
+    ("disk is full", "the database's disk is full"),
+    ("readonly database", "the database file is read-only"),
+    ("read-only", "the database is read-only"),
+    ("unable to open database", "the database file cannot be opened"),
+    ("disk i/o error", "the database's disk failed (I/O error)"),
+    ("connection", "the database cannot be reached"),
+    ("terminating", "the database is restarting"),
+    ("server closed", "the database is restarting"),
+    ("starting up", "the database is starting up"),
+    ("shutting down", "the database is shutting down"),
+)
+
+
+@bp.app_errorhandler(OperationalError)
+def database_unavailable(exc: OperationalError):
+    """A clear 503 (nothing was written: the transaction rolled back) instead of a bare 500."""
+    db.session.rollback()
+    text_ = str(exc.orig).lower()
+    reason = next((why for key, why in _UNAVAILABLE if key in text_), None)
+    if reason is None:
+        raise exc
+    logger.error("database unavailable: %s (%s)", reason, exc.orig.__class__.__name__)
+    detail = f"Nothing was saved: {reason}. Try again once the operator has fixed it."
+    if request.path.startswith(("/api/", "/webhooks/")) or request.accept_mimetypes.best == (
+        "application/json"
+    ):
+        response = problem(503, "Database unavailable", detail)
+    else:
+        response = Response(
+            render_template("error.html", status=503, title="Database unavailable", detail=detail),
+            status=503,
+        )
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 @bp.get("/healthz")
