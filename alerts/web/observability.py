@@ -138,6 +138,20 @@ class Metrics:
         return generate_latest(registry)
 
 
+def serve_metrics(app: Flask, port: int, host: str = "127.0.0.1") -> None:
+    """Serve this process's ``/metrics`` on ``host:port`` in a thread (``varsla worker`` and
+    ``varsla scheduler`` on hosts without a web process sharing their multiprocess folder)."""
+    from prometheus_client import start_http_server
+
+    metrics = metrics_of(app)
+    registry = metrics.registry
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, addr=host, registry=registry)
+    logger.info("metrics on http://%s:%d/metrics", host, port)
+
+
 def metrics_of(app: Flask | None = None) -> Metrics:
     """The metrics of ``app`` (or the current app); features declare theirs through this."""
     target = app if app is not None else current_app

@@ -186,3 +186,36 @@ def test_counters_are_summed_over_processes_under_multiproc_dir(app, database_ur
     assert value(samples, http, endpoint="/healthz", method="GET", status="200") == 6
     # The database's gauges are read by the scraping process itself.
     assert "varsla_queue_depth" in families(samples)
+
+
+def test_a_worker_serves_its_own_metrics_on_its_metrics_port(
+    dispatch_app, db_session, desk, fake_twilio, database_url
+):
+    """A worker on a host without a web process: its counters on 127.0.0.1:PORT."""
+    import time
+    import urllib.request
+
+    from tests.delivery import add_residents, start_workers, stop_workers, wait_until_sent
+    from tests.fakes.smtp_server import free_port
+
+    add_residents(db_session, 5)
+    port = free_port()
+    [worker] = start_workers(1, database_url, fake_twilio, "--metrics-port", str(port))
+    try:
+        notice = desk.publish(channels=["sms"])
+        wait_until_sent(db_session, notice, [worker], timeout_s=60)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    samples = parse(r.read().decode())
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        stop_workers([worker])
+    outcomes = "varsla_delivery_outcomes_total"
+    assert value(samples, outcomes, channel="sms", status="accepted") == 5
+    assert value(samples, "varsla_send_duration_seconds_count", channel="sms") == 5
