@@ -77,8 +77,17 @@ class _SessionCollector(Collector):
         from alerts.extensions import db
 
         assert db.sessionmaker is not None
-        with self.app.app_context(), db.sessionmaker() as session:
-            return list(self._collect(session))
+        try:
+            with self.app.app_context(), db.sessionmaker() as session:
+                return list(self._collect(session))
+        except Exception as exc:
+            # The process's own counters still matter most when the database is away.
+            logger.warning(
+                "metrics from the database unavailable (%s: %s)",
+                exc.__class__.__name__,
+                str(exc).splitlines()[0][:200],
+            )
+            return []
 
     def describe(self) -> Iterable[Metric]:
         return []  # nothing to check at registration: families are built at scrape
