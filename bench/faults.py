@@ -156,10 +156,9 @@ def publish(url: str, channels: list[str]) -> tuple[str, float]:
     """Write, approve and publish a notice to the Gesunda zone; (its id, publish time)."""
     from alerts.app import create_app
     from alerts.extensions import db
+    from alerts.models import Operator, Zone
     from alerts.notices.operations import publish_notice
     from tests.delivery import Desk
-
-    from alerts.models import Operator, Zone
 
     app = create_app({"VARSLA_DATABASE_URL": url, "LOG_LEVEL": "WARNING", "SECRET_KEY": "b"})
     with app.app_context():
