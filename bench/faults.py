@@ -194,6 +194,25 @@ def statuses(url: str) -> Counter:
         engine.dispose()
 
 
+def held_by(url: str, pid: int) -> set[str]:
+    """Phone numbers of the rows a worker process holds under its lease (sending)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(
+                conn.execute(
+                    text(
+                        "SELECT s.phone FROM deliveries d JOIN subscribers s"
+                        " ON s.id = d.subscriber_id WHERE d.status = 'sending'"
+                        " AND d.lease_owner LIKE :owner"
+                    ),
+                    {"owner": f"%:{pid}:%"},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
 def wait_settled(url: str, timeout_s: float, tick=None) -> float | None:
     """Until no delivery is pending or sending; the time it settled (None: timed out)."""
     deadline = time.monotonic() + timeout_s
@@ -248,6 +267,7 @@ def scenario_kill(args) -> None:
         time.sleep(4)
         _, published = publish(url, ["sms"])
         kills = {"worker": 0, "scheduler": 0}
+        in_flight: set[str] = set()
         last_kill = published
         rng = random.Random(13)
 
@@ -258,6 +278,9 @@ def scenario_kill(args) -> None:
             if statuses(url).get("pending", 0) == 0:
                 return  # the tail: nothing left to interrupt
             victim = rng.randrange(len(workers))
+            # Frozen first, so what it holds can be read before it dies holding it.
+            workers[victim].send_signal(signal.SIGSTOP)
+            in_flight.update(held_by(url, workers[victim].pid))
             workers[victim].kill()
             workers[victim].wait()
             kills["worker"] += 1
@@ -273,6 +296,7 @@ def scenario_kill(args) -> None:
         terminate([*workers, scheduler])
         received = [m.to for m in fake.messages]
         expected = {f"+4670{n:07d}" for n in range(1, args.residents + 1)}
+        twice = {phone for phone, n in Counter(received).items() if n > 1}
         report(
             f"kill: {args.workers} workers x 16 threads, SIGKILL one every {args.kill_every:g} s "
             f"(and the scheduler every third time), lease {lease} s",
@@ -288,7 +312,8 @@ def scenario_kill(args) -> None:
                 f"(a killed worker's rows wait for its lease, {lease} s)"
                 if done
                 else "",
-                f"in flight per kill at most {16 + 200} rows (threads + claimed window)",
+                f"rows held by the killed workers: {len(in_flight):,}; duplicates among "
+                f"them: {len(twice & in_flight):,}, outside them: {len(twice - in_flight):,}",
             ],
         )
 
