@@ -6,8 +6,11 @@ Twilio (``python -m tests.fakes.twilio_server``, 50 ms per message), ``varsla wo
 processes and the web tier as production runs it (``gunicorn wsgi:app``), publishes
 a notice to 100,000 residents, and while the workers send it, drives each public
 endpoint in turn with wrk (bench/wrk/report.lua: bounded in requests per thread as
-well as in time). Prints requests/s, p50/p95/p99 latency and the error rate per
-endpoint, the machine and its load, and how far the fan-out got meanwhile.
+well as in time). Then the same again through nginx with the production site file
+(deploy/nginx/varsla.conf: TLS with a self-signed certificate, its 10-30 s cache of
+banner data and feeds); ``--no-nginx`` skips that round. Prints requests/s,
+p50/p95/p99 latency and the error rate per endpoint, the machine and its load, and
+how many SMS went out meanwhile.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +44,49 @@ from bench.faults import (  # noqa: E402
 )
 
 LUA = ROOT / "bench" / "wrk" / "report.lua"
+SITE = ROOT / "deploy" / "nginx" / "varsla.conf"
+
+
+def start_nginx(folder: Path, upstream_port: int) -> tuple[subprocess.Popen, int]:
+    """nginx with deploy/nginx/varsla.conf (TLS with a self-signed certificate, its cache),
+    on loopback ports, in front of gunicorn on ``upstream_port``; (process, TLS port)."""
+    from tests.fakes.smtp_server import self_signed_tls
+
+    folder.chmod(0o755)  # nginx's workers run unprivileged when started as root
+    self_signed_tls(folder, "varsla.example.se")
+    (folder / "key.pem").chmod(0o644)
+    cache = folder / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    tls_port, http_port = free_port(), free_port()
+    site = SITE.read_text()
+    for original, ours in (
+        ("/etc/ssl/varsla/fullchain.pem", str(folder / "cert.pem")),
+        ("/etc/ssl/varsla/privkey.pem", str(folder / "key.pem")),
+        ("/var/cache/nginx/varsla", str(cache)),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
+        ("listen 443 ssl http2;", f"listen 127.0.0.1:{tls_port} ssl;"),
+        ("listen [::]:443 ssl http2;", ""),
+        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen [::]:80;", ""),
+    ):
+        assert original in site, original
+        site = site.replace(original, ours)
+    (folder / "varsla.conf").write_text(site)
+    temp = "".join(
+        f"    {kind}_temp_path {folder}/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (folder / "nginx.conf").write_text(
+        f"worker_processes 2;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;\n"
+        f"events {{ worker_connections 1024; }}\nhttp {{\n    access_log off;\n{temp}"
+        f"    include {folder}/varsla.conf;\n}}\n"
+    )
+    process = subprocess.Popen(
+        ["nginx", "-p", str(folder), "-e", str(folder / "error.log"), "-c",
+         str(folder / "nginx.conf"), "-g", "daemon off;"],
+    )  # fmt: skip
+    return process, tls_port
 
 
 class _Fake:
@@ -78,6 +128,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--max-requests", type=int, default=50_000, help="per endpoint")
+    parser.add_argument(
+        "--no-nginx",
+        action="store_true",
+        help="skip the second round through nginx (deploy/nginx/varsla.conf, TLS, its cache)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -137,30 +192,24 @@ def main() -> None:
                 f"(publish to commit); wrk: 2 threads, {args.connections} connections, "
                 f"{args.duration:g} s or {args.max_requests:,} requests per endpoint"
             )
-            print(
-                f"{'endpoint':32} {'status':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-                f"{'p99 ms':>8} {'errors':>7}  sent meanwhile, load"
-            )
-            for label, path in endpoints:
-                status = probe(base + path)
-                before = statuses(url).get("accepted", 0)
-                figures = wrk(
-                    base + path,
-                    duration_s=args.duration,
-                    connections=args.connections,
-                    max_requests=args.max_requests,
-                )
-                after = statuses(url).get("accepted", 0)
-                seconds = figures["duration_us"] / 1e6
-                errors = sum(v for k, v in figures.items() if k.startswith("errors_"))
-                rate = errors / max(figures["requests"], 1)
+            rounds = [("gunicorn directly", base)]
+            if not args.no_nginx and shutil.which("nginx"):
+                folder = Path(tempfile.mkdtemp(prefix="varsla-load-nginx-"))
+                nginx, tls_port = start_nginx(folder, port)
+                processes.append(nginx)
+                front = f"https://127.0.0.1:{tls_port}"
+                rounds.append(("through nginx (TLS, deploy/nginx/varsla.conf, its cache)", front))
+                deadline = time.time() + 10
+                while status_of(f"{front}/readyz") != 200 and time.time() < deadline:
+                    time.sleep(0.2)
+            for title, front in rounds:
+                print(f"## {title}")
                 print(
-                    f"{label:32} {status:>6} {figures['requests'] / seconds:>8,.0f} "
-                    f"{figures['p50_us'] / 1000:>8.1f} {figures['p95_us'] / 1000:>8.1f} "
-                    f"{figures['p99_us'] / 1000:>8.1f} {rate:>7.1%}  "
-                    f"{(after - before) / seconds:,.0f} SMS/s, {load()}",
-                    flush=True,
+                    f"{'endpoint':32} {'status':>6} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+                    f"{'p99 ms':>8} {'errors':>7}  sent meanwhile, load"
                 )
+                for label, path in endpoints:
+                    measure_endpoint(label, front + path, url, args)
             counts = statuses(url)
             print(
                 f"# fan-out after the load: {dict(counts)} "
@@ -172,6 +221,43 @@ def main() -> None:
             )
         finally:
             terminate(processes)
+
+
+def status_of(address: str) -> int:
+    """The status a GET answers (0: no answer); a self-signed certificate is accepted."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(address, timeout=5, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def measure_endpoint(label: str, address: str, url: str, args) -> None:
+    """One wrk run against ``address``, printed as a row, with the SMS sent meanwhile."""
+    status = status_of(address)
+    before = statuses(url).get("accepted", 0)
+    figures = wrk(
+        address,
+        duration_s=args.duration,
+        connections=args.connections,
+        max_requests=args.max_requests,
+    )
+    after = statuses(url).get("accepted", 0)
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(v for k, v in figures.items() if k.startswith("errors_"))
+    rate = errors / max(figures["requests"], 1)
+    print(
+        f"{label:32} {status:>6} {figures['requests'] / seconds:>8,.0f} "
+        f"{figures['p50_us'] / 1000:>8.1f} {figures['p95_us'] / 1000:>8.1f} "
+        f"{figures['p99_us'] / 1000:>8.1f} {rate:>7.1%}  "
+        f"{(after - before) / seconds:,.0f} SMS/s, {load()}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
