@@ -59,7 +59,10 @@ _UNAVAILABLE = (
 @bp.app_errorhandler(OperationalError)
 def database_unavailable(exc: OperationalError):
     """A clear 503 (nothing was written: the transaction rolled back) instead of a bare 500."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone with the database: nothing to roll back
+        logger.debug("rollback after a database error failed", exc_info=True)
     text_ = str(exc.orig).lower()
     reason = next((why for key, why in _UNAVAILABLE if key in text_), None)
     if reason is None:
