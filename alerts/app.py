@@ -18,7 +18,7 @@ from flask.cli import FlaskGroup
 from alerts import cli, dispatch, notices, operators, places, public, residents
 from alerts import config as configuration
 from alerts.extensions import babel, csrf, db
-from alerts.web import guards, headers, openapi, ops, problems, templating
+from alerts.web import guards, headers, observability, openapi, ops, problems, templating
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     configuration.init_app(app)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO))
+    observability.init_app(app)  # logging format, metrics, request ids: before the features
 
     db.init_app(app)
     csrf.init_app(app)

@@ -130,12 +130,22 @@ def serve(host: str, port: int, threads: int) -> None:
 
 
 @click.command("scheduler")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    help="serve this process's Prometheus metrics on 127.0.0.1:PORT (0: off)",
+)
 @with_appcontext
-def scheduler() -> None:
+def scheduler(metrics_port: int) -> None:
     """Only the scheduler (scale-out; run on as many hosts as you like)."""
     from alerts.scheduling import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if metrics_port:
+        from alerts.web.observability import serve_metrics
+
+        serve_metrics(app, metrics_port)
     interval = settings(app).scheduler_interval_s
     click.echo(_("schemaläggaren tickar var %(seconds)s s", seconds=interval))
     build_scheduler(app, blocking=True).start()

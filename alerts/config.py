@@ -74,6 +74,10 @@ class Settings(BaseModel):
     password_hash_cost: Literal["strong", "test"] = Field(
         "strong", alias="VARSLA_PASSWORD_HASH_COST"
     )
+    # Bearer token for /metrics; without one, /metrics answers only direct loopback requests.
+    metrics_token: str = Field("", alias="VARSLA_METRICS_TOKEN")
+    # "text" (for people) or "json" (one object per line, for a log pipeline).
+    log_format: Literal["text", "json"] = Field("text", alias="VARSLA_LOG_FORMAT")
 
     @property
     def sms_configured(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from alerts.config import settings
 from alerts.extensions import db
+from alerts.web.observability import metrics_of
 
 logger = logging.getLogger(__name__)
 # APScheduler logs every tick at INFO; our jobs log what they did themselves.
@@ -30,6 +31,18 @@ Job = Callable[[Session], object]
 def register_job(app: Flask, name: str, job: Job) -> None:
     """Tick ``job`` in every scheduler of this app; features call this in their ``init_app``."""
     app.extensions.setdefault("varsla_jobs", {})[name] = job
+    _job_metrics(app)
+
+
+def _job_metrics(app: Flask):
+    """(runs, failures): the scheduler's counters, by job."""
+    metrics = metrics_of(app)
+    return (
+        metrics.counter("varsla_scheduler_job_runs", "Scheduler job runs.", ["job"]),
+        metrics.counter(
+            "varsla_scheduler_job_failures", "Scheduler job runs that failed.", ["job"]
+        ),
+    )
 
 
 def registered_jobs(app: Flask) -> dict[str, Job]:
@@ -38,16 +51,24 @@ def registered_jobs(app: Flask) -> dict[str, Job]:
 
 def run_job(app: Flask, name: str, job: Callable[[Session], object]) -> None:
     """Run one job in its own transaction; a failure is logged and retried next tick."""
+    runs, failures = _job_metrics(app)
     with app.app_context():
+        runs.labels(name).inc()
         try:
             with db.begin() as session:
                 result = job(session)
             if result:
                 logger.info(
-                    "job %s: %s", name, result if not isinstance(result, list) else len(result)
+                    "job %s: %s",
+                    name,
+                    result if not isinstance(result, list) else len(result),
+                    extra={"event": "job", "job": name},
                 )
         except Exception:
-            logger.exception("job %s failed; it runs again next tick", name)
+            failures.labels(name).inc()
+            logger.exception(
+                "job %s failed; it runs again next tick", name, extra={"event": "job", "job": name}
+            )
 
 
 def run_all_once(app: Flask) -> None:

@@ -21,16 +21,15 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Fan-out on every released revision, the dispatch jobs, metrics, HTTP and commands."""
     from alerts.cli import register_background_service
-    from alerts.dispatch import api, cli, console, fanout, jobs, links, webhooks, worker
+    from alerts.dispatch import api, cli, console, fanout, jobs, links, metrics, webhooks, worker
     from alerts.scheduling import register_job
     from alerts.signals import revision_released
-    from alerts.web.ops import register_metrics
 
     revision_released.connect(fanout.on_revision_released)
     register_job(app, "reclaim_leases", jobs.reclaim_leases)
     register_job(app, "drop_stale_deliveries", jobs.drop_stale_deliveries)
     register_job(app, "purge_expired_deliveries", jobs.purge_expired_deliveries)
-    register_metrics(app, jobs.delivery_metrics)
+    metrics.init_app(app)
     register_background_service(app, worker.start_embedded)
     for blueprint in (api.bp, webhooks.bp, links.bp, console.bp):
         app.register_blueprint(blueprint)

@@ -19,8 +19,16 @@ logger = logging.getLogger(__name__)
 @click.option("--batch-size", type=int, default=200, show_default=True, help="rows per claim")
 @click.option("--lease-seconds", type=float, default=None, help="lease per claim (default 120)")
 @click.option("--once", is_flag=True, help="stop when nothing is due (cron, tests)")
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    help="serve this process's Prometheus metrics on 127.0.0.1:PORT (0: off)",
+)
 @with_appcontext
-def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once: bool) -> None:
+def worker(
+    concurrency: int, batch_size: int, lease_seconds: float | None, once: bool, metrics_port: int
+) -> None:
     """Dispatcher only: claim due deliveries and send them (run any number, on any hosts).
 
     VARSLA_SMS_RATE and VARSLA_EMAIL_RATE (messages per second, 0 = unlimited)
@@ -41,6 +49,10 @@ def worker(concurrency: int, batch_size: int, lease_seconds: float | None, once:
         app, concurrency=concurrency, batch_size=batch_size, lease_s=lease_seconds
     )
     dispatcher = Dispatcher(app, settings)
+    if metrics_port:
+        from alerts.web.observability import serve_metrics
+
+        serve_metrics(app, metrics_port)
 
     def _stop(signum: int, _frame: object) -> None:
         logger.info("worker %s: signal %d, finishing what it holds", dispatcher.owner, signum)

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from alerts.db import is_postgres, rowcount
+from alerts.dispatch import metrics as dispatch_metrics
 from alerts.dispatch.models import Delivery, DeliveryStatus
 from alerts.dispatch.states import RECEIVED
 from alerts.dispatch.wakeup import announce
@@ -278,6 +279,12 @@ def enqueue_revision(
             written[channel] = count
     if any(written.values()):
         announce(session)
+    elapsed = time.perf_counter() - started
+    recorded = dispatch_metrics.of()
+    if recorded is not None:
+        for channel, count in written.items():
+            recorded.fanout_rows.labels(channel).inc(count)
+        recorded.fanout_seconds.observe(elapsed)
     logger.info(
         "notice %s revision %d (%s): %s deliveries written, %d earlier unsent dropped, %.2fs",
         notice.id,
@@ -285,7 +292,7 @@ def enqueue_revision(
         revision.msg_type,
         written,
         dropped,
-        time.perf_counter() - started,
+        elapsed,
     )
     return written
 

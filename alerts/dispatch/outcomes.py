@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter as TallyCounter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -111,13 +112,16 @@ def apply_reports(
     policy: RetryPolicy,
     *,
     now: datetime | None = None,
+    tally: TallyCounter[tuple[str, str]] | None = None,
 ) -> dict[str, int]:
     """Record a batch of outcomes; the caller commits. Returns counts by outcome.
 
     ``lost`` counts results whose lease had been taken back (the row was
     reclaimed after this worker was presumed dead): the message may then go
-    out twice, which the log says.
+    out twice, which the log says. ``tally``, when given, is incremented by
+    (channel, outcome) for the metrics.
     """
+    tally = tally if tally is not None else TallyCounter()
     now = now or utcnow()
     counts: dict[str, int] = {}
     table = table_of(Delivery)
@@ -159,8 +163,13 @@ def apply_reports(
             if matched is not None and matched >= 0:
                 matched += requeued
         counts["accepted"] = len(accepted)
+        tally.update((r.claimed.channel, "accepted") for r in accepted)
         if matched is not None and 0 <= matched < len(accepted):
             counts["lost"] = len(accepted) - matched
+            channels = {r.claimed.channel for r in accepted}
+            tally[(channels.pop() if len(channels) == 1 else "mixed", "lost")] += (
+                len(accepted) - matched
+            )
             logger.warning(
                 "%d sent deliveries had lost their lease (reclaimed): possible duplicates",
                 len(accepted) - matched,
@@ -227,6 +236,7 @@ def apply_reports(
             .execution_options(synchronize_session=False)
         )
         counts[key] = counts.get(key, 0) + 1
+        tally[(claimed.channel, key)] += 1
     return counts
 
 

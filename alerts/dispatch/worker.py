@@ -31,9 +31,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from alerts.config import settings as settings_of
+from alerts.dispatch import metrics as dispatch_metrics
 from alerts.dispatch.channels_config import ChannelFactory, channel_factories, links_from
 from alerts.dispatch.claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from alerts.dispatch.messages import Composer, make_reference
@@ -48,6 +50,9 @@ from alerts.orm import utcnow
 from channels.base import DeliveryResult, NoticeSnapshot, Outcome, PushChannel
 
 logger = logging.getLogger(__name__)
+
+#: Errors that mean the database is unreachable or restarting, not a bug: the loop waits.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 @dataclass
@@ -126,6 +131,7 @@ class Dispatcher:
         self._snapshots: dict[int, NoticeSnapshot] = {}
         self.counts: dict[str, int] = {}
         self.first_send_at: float | None = None
+        self.metrics = dispatch_metrics.of(app)
 
     # --- sending threads -----------------------------------------------------------
 
@@ -163,7 +169,15 @@ class Dispatcher:
             else:
                 if self.first_send_at is None:
                     self.first_send_at = time.time()
+                started = time.perf_counter()
                 result = channel.send(recipient, message)
+                if self.metrics is not None:
+                    self.metrics.send_seconds.labels(claimed.channel).observe(
+                        time.perf_counter() - started
+                    )
+                    if result.outcome is not Outcome.ACCEPTED:
+                        code = (result.error_code or "unknown")[:40]
+                        self.metrics.provider_errors.labels(claimed.channel, code).inc()
         except Exception as exc:  # composing failed: a bug, not the resident's fault
             logger.exception("delivery %s: could not compose or send", claimed.id)
             result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
@@ -206,10 +220,14 @@ class Dispatcher:
 
     def _record(self, reports: list[SendReport]) -> None:
         assert db.sessionmaker is not None
+        started = time.perf_counter()
         for attempt in (1, 2, 3):
+            tally: Counter[tuple[str, str]] = Counter()
             try:
                 with db.sessionmaker() as session, session.begin():
-                    counts = apply_reports(session, self.owner, reports, self.settings.retry)
+                    counts = apply_reports(
+                        session, self.owner, reports, self.settings.retry, tally=tally
+                    )
                 break
             except Exception:
                 # The sends happened; losing their outcome would re-send them after the
@@ -220,6 +238,23 @@ class Dispatcher:
                 time.sleep(0.5 * attempt)
         for key, value in counts.items():
             self.counts[key] = self.counts.get(key, 0) + value
+        if self.metrics is not None:
+            for (channel, status), value in tally.items():
+                self.metrics.outcomes.labels(channel, status).inc(value)
+            self.metrics.batches.inc()
+        logger.info(
+            "dispatch batch: %d outcomes recorded %s",
+            len(reports),
+            counts,
+            extra={
+                "event": "dispatch_batch",
+                "worker": self.owner,
+                "batch": len(reports),
+                "outcomes": counts,
+                "channels": dict(Counter(r.claimed.channel for r in reports)),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         retried = Counter(
             f"{r.claimed.channel} {r.result.error_code}"
             for r in reports
@@ -282,58 +317,82 @@ class Dispatcher:
         top_up = max(1, min(settings.batch_size, window // 2))
         inflight = 0
         reports: list[SendReport] = []
-        last_flush = last_reclaim = last_renew = time.monotonic()
+        last_flush = last_renew = time.monotonic()
+        last_reclaim = -settings.reclaim_every_s  # reclaim first thing
         idle_since: float | None = None
+        outage_since: float | None = None
+        outage_tries = 0
         with (
             self.app.app_context(),
             wake_on_new_deliveries(self.wake, db.engine),
             ThreadPoolExecutor(settings.concurrency, thread_name_prefix="varsla-send") as pool,
         ):
-            self._reclaim()
             while not self.stop_event.is_set() and not (should_stop and should_stop()):
-                now = time.monotonic()
-                if now - last_reclaim >= settings.reclaim_every_s:
-                    self._reclaim()
-                    last_reclaim = now
-                if inflight and now - last_renew >= settings.lease_s / 3:
-                    self._renew()
-                    last_renew = now
-                jobs: list[_Job] = []
-                room = window - inflight
-                if room >= top_up or (inflight == 0 and room > 0):
-                    jobs = self._claim(min(room, settings.batch_size))
-                    for job in jobs:
-                        pool.submit(self._send, job)
-                    inflight += len(jobs)
-                # Collect results; block briefly only when there is nothing else to do.
                 try:
-                    block = not jobs and inflight > 0
-                    while True:
-                        report = self._results.get(block=block, timeout=0.02 if block else None)
-                        reports.append(report)
-                        inflight -= 1
-                        block = False
-                except queue.Empty:
-                    pass
-                if reports and (
-                    len(reports) >= settings.batch_size
-                    or inflight == 0
-                    or time.monotonic() - last_flush >= settings.flush_every_s
-                ):
-                    self._record(reports)
-                    reports = []
-                    last_flush = time.monotonic()
-                if not jobs and inflight == 0 and not reports:
-                    if until_idle and not self.due_or_busy(idle_wait_s):
-                        break
-                    idle_since = idle_since or time.monotonic()
-                    if time.monotonic() - idle_since > 10:
-                        self.close_channels()  # do not hold SMTP sessions open while idle
+                    now = time.monotonic()
+                    if now - last_reclaim >= settings.reclaim_every_s:
+                        self._reclaim()
+                        last_reclaim = now
+                    if inflight and now - last_renew >= settings.lease_s / 3:
+                        self._renew()
+                        last_renew = now
+                    jobs: list[_Job] = []
+                    room = window - inflight
+                    if room >= top_up or (inflight == 0 and room > 0):
+                        jobs = self._claim(min(room, settings.batch_size))
+                        for job in jobs:
+                            pool.submit(self._send, job)
+                        inflight += len(jobs)
+                    # Collect results; block briefly only when there is nothing else to do.
+                    try:
+                        block = not jobs and inflight > 0
+                        while True:
+                            report = self._results.get(block=block, timeout=0.02 if block else None)
+                            reports.append(report)
+                            inflight -= 1
+                            block = False
+                    except queue.Empty:
+                        pass
+                    if reports and (
+                        len(reports) >= settings.batch_size
+                        or inflight == 0
+                        or time.monotonic() - last_flush >= settings.flush_every_s
+                    ):
+                        self._record(reports)
+                        reports = []
+                        last_flush = time.monotonic()
+                    if not jobs and inflight == 0 and not reports:
+                        if until_idle and not self.due_or_busy(idle_wait_s):
+                            break
+                        idle_since = idle_since or time.monotonic()
+                        if time.monotonic() - idle_since > 10:
+                            self.close_channels()  # do not hold SMTP sessions open while idle
+                            idle_since = None
+                        self.wake.wait(settings.poll_s)
+                        self.wake.clear()  # before claiming: a wake-up after this one is kept
+                    else:
                         idle_since = None
-                    self.wake.wait(settings.poll_s)
-                    self.wake.clear()  # before claiming: a wake-up after this one is kept
-                else:
-                    idle_since = None
+                except DATABASE_ERRORS as exc:
+                    # The database restarts or fails over: keep what is in flight and the
+                    # outcomes not yet recorded, and carry on once it answers again (leases
+                    # last VARSLA_LEASE_S, so nobody else sends these rows meanwhile).
+                    if outage_since is None:
+                        outage_since = time.monotonic()
+                        logger.warning(
+                            "database unavailable (%s); %d sends in flight, %d outcomes to "
+                            "record; retrying",
+                            exc.__class__.__name__,
+                            inflight,
+                            len(reports),
+                        )
+                    self.stop_event.wait(min(5.0, 0.5 * 2 ** min(outage_tries, 4)))
+                    outage_tries += 1
+                    continue
+                if outage_since is not None:
+                    logger.warning(
+                        "database available again after %.1f s", time.monotonic() - outage_since
+                    )
+                    outage_since, outage_tries = None, 0
             # Stopping: let the threads finish what they hold, and record it.
             while inflight > 0:
                 report = self._results.get()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,12 +18,10 @@ def expire_ended(session: Session) -> object:
     return operations.expire_ended(session)
 
 
-def notice_metrics(session: Session) -> list[str]:
-    """Prometheus lines: notices by status."""
-    lines = [
-        "# HELP varsla_notices Notices by status.",
-        "# TYPE varsla_notices gauge",
-    ]
+def notice_metrics(session: Session) -> list[Metric]:
+    """Notices by status, read at scrape."""
+    family = GaugeMetricFamily("varsla_notices", "Notices by status.", labels=["status"])
     counts = session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all()
-    lines += [f'varsla_notices{{status="{status}"}} {count}' for status, count in sorted(counts)]
-    return lines
+    for status, count in sorted(counts):
+        family.add_metric([str(status)], count)
+    return [family]

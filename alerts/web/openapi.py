@@ -52,6 +52,10 @@ GUARDED = (
     "JSON that does not parse"
 )
 TOO_LARGE = "The body is larger than VARSLA_MAX_BODY_BYTES (default 2 MB); nothing was read"
+UNAVAILABLE = (
+    "The database cannot be reached or written (restarting, disk full); nothing was "
+    "changed, try again"
+)
 UNAUTHORIZED = "No valid API key in 'Authorization: Bearer <key>'"
 
 
@@ -126,6 +130,7 @@ def _operation(schemas: _Schemas, operation: Operation) -> dict[str, Any]:
         errors.setdefault(401, UNAUTHORIZED)
     # alerts.web.guards checks every request before any view: these hold for all of them.
     errors.setdefault(400, GUARDED)
+    errors.setdefault(503, UNAVAILABLE)
     if operation.body is not None:
         errors.setdefault(413, TOO_LARGE)
     for status, when in sorted(errors.items()):
