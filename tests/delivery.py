@@ -102,11 +102,14 @@ def create_subscriber(
     verified: bool = True,
     **fields: Any,
 ) -> Subscriber:
+    now = datetime.now(UTC) if verified else None
     subscriber = Subscriber(
         phone=phone,
         email=email,
         language=language,
-        verified_at=datetime.now(UTC) if verified else None,
+        verified_at=now,
+        phone_verified_at=now if phone else None,
+        email_verified_at=now if email else None,
         **fields,
     )
     subscriber.locations.append(SubscriberLocation(lon=lon_lat[0], lat=lon_lat[1]))
@@ -182,7 +185,10 @@ def add_residents(session, count: int) -> list[str]:
     now = datetime.now(UTC)
     ids = session.scalars(
         insert(Subscriber).returning(Subscriber.id),
-        [{"phone": phone, "language": "sv", "verified_at": now} for phone in phones],
+        [
+            {"phone": phone, "language": "sv", "verified_at": now, "phone_verified_at": now}
+            for phone in phones
+        ],
     ).all()
     lon, lat = GESUNDA_LON_LAT
     session.execute(
