@@ -5,11 +5,11 @@ Runs inside the transaction that publishes, updates or cancels (registered on
 together. Rows are written with ``INSERT ... SELECT`` from the subscribers
 table: the "wants this channel" rule (verified contact, not opted out) and, for
 people who did not get an earlier revision, the "wants this notice" rule (the
-notice's category is among theirs, not paused) are applied by the database, the unique (revision, subscriber, channel) key
-makes a repeat write nothing, and no ORM objects are built for 100,000
-residents. On PostgreSQL all rows of a revision are one statement (the area's
-ids as one array parameter, earlier recipients found in SQL); SQLite takes
-chunks of ids (its bound-parameter limit).
+notice's category is among theirs, not paused) are applied by the database,
+the unique (revision, subscriber, channel) key makes a repeat write nothing,
+and no ORM objects are built for 100,000 residents. On PostgreSQL all rows of
+a revision are one statement (the area's ids as one array parameter, earlier
+recipients found in SQL); SQLite takes chunks of ids (its bound-parameter limit).
 """
 
 from __future__ import annotations

@@ -67,3 +67,21 @@ def read_email_token(
     if not isinstance(subscriber_id, int) or not isinstance(email, str):
         return None
     return subscriber_id, email
+
+
+_PENDING_SALT = "varsla-pending-signup"
+
+
+def pending_token(secret: str, subscriber_id: int) -> str:
+    """The token of the page where a new sign-up types its SMS code (no contact in the URL)."""
+    return URLSafeTimedSerializer(secret, salt=_PENDING_SALT).dumps(subscriber_id)
+
+
+def read_pending_token(
+    secret: str, token: str, max_age_s: int = EMAIL_LINK_MAX_AGE_S
+) -> int | None:
+    try:
+        value = URLSafeTimedSerializer(secret, salt=_PENDING_SALT).loads(token, max_age=max_age_s)
+    except BadSignature:  # SignatureExpired included
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
