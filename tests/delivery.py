@@ -103,15 +103,9 @@ def create_subscriber(
     **fields: Any,
 ) -> Subscriber:
     now = datetime.now(UTC) if verified else None
-    subscriber = Subscriber(
-        phone=phone,
-        email=email,
-        language=language,
-        verified_at=now,
-        phone_verified_at=now if phone else None,
-        email_verified_at=now if email else None,
-        **fields,
-    )
+    fields.setdefault("phone_verified_at", now if phone else None)
+    fields.setdefault("email_verified_at", now if email else None)
+    subscriber = Subscriber(phone=phone, email=email, language=language, verified_at=now, **fields)
     subscriber.locations.append(SubscriberLocation(lon=lon_lat[0], lat=lon_lat[1]))
     session.add(subscriber)
     session.flush()
