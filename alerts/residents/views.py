@@ -96,7 +96,10 @@ def _language(value: str | None) -> str:
 
 
 def _form_categories() -> list[str] | None:
+    """The categories ticked; None (all) when the form had no choice of them."""
     chosen = [c for c in request.form.getlist("categories") if c in CATEGORIES]
+    if not chosen and "categories_shown" not in request.form:
+        return None
     return None if set(chosen) == set(CATEGORIES) else chosen
 
 
