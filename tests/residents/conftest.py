@@ -75,7 +75,7 @@ def link_from(fake_smtp, address: str, path: str) -> str:
     """The link containing ``path`` in the last email to ``address``."""
     mails = mails_to(fake_smtp, address)
     assert mails, f"no email to {address}"
-    found = re.search(r"https?://\S+" + re.escape(path) + r"\S+", plain_text(mails[-1]))
+    found = re.search(r"https?://[^/\s]+" + re.escape(path) + r"\S+", plain_text(mails[-1]))
     assert found, plain_text(mails[-1])
     return found.group(0)
 
