@@ -345,7 +345,12 @@ def _merge_into_existing(
     session: Session, pending: Subscriber, channel: str, now: datetime
 ) -> Subscriber:
     """When a verified subscriber already has the contact just verified, fold the pending
-    sign-up into it (no duplicate) and answer the one that stays."""
+    sign-up into it (no duplicate) and answer the one that stays.
+
+    When both hold a different other contact (another phone number), the sign-up's
+    addresses join the existing subscriber for this contact, and the sign-up keeps only
+    its other contact: nothing verified is lost, and no one gets a notice twice.
+    """
     contact = pending.phone if channel == "sms" else pending.email
     column = Subscriber.phone if channel == "sms" else Subscriber.email
     verified = Subscriber.phone_verified_at if channel == "sms" else Subscriber.email_verified_at
@@ -376,17 +381,28 @@ def _merge_into_existing(
     if existing.legal_basis != LegalBasis.CONSENT:
         existing.source = f"{existing.source}; {pending.source}"[:200]
     existing.legal_basis = LegalBasis.CONSENT
+    existing.updated_at = now
     other = "email" if channel == "sms" else "phone"
-    if getattr(existing, other) is None and getattr(pending, other) is not None:
-        # The other contact still needs its own verification, now on the kept subscriber.
-        setattr(existing, other, getattr(pending, other))
-        setattr(existing, f"{other}_verified_at", None)
+    mine, theirs = getattr(pending, other), getattr(existing, other)
+    if mine is not None and theirs is not None and mine != theirs:
+        # Two people's (or two phones') subscriptions share this contact: keep both.
+        if channel == "sms":
+            pending.phone, pending.phone_verified_at = None, None
+        else:
+            pending.email, pending.email_verified_at = None, None
+        record_consent(session, existing, ConsentAction.GIVEN, "merge", now, channel=channel)
+        session.flush()
+        logger.info("sign-up %s shares a contact with subscriber %s", pending.id, existing.id)
+        return existing
+    if theirs is None and mine is not None:
+        # The other contact moves along, verified or still waiting for its verification.
+        setattr(existing, other, mine)
+        setattr(existing, f"{other}_verified_at", getattr(pending, f"{other}_verified_at"))
         session.execute(
             update(VerificationCode)
             .where(VerificationCode.subscriber_id == pending.id)
             .values(subscriber_id=existing.id)
         )
-    existing.updated_at = now
     session.execute(
         update(Consent).where(Consent.subscriber_id == pending.id).values(subscriber_id=existing.id)
     )

@@ -286,3 +286,28 @@ def test_unverified_sign_ups_are_purged_after_a_day(
     ids = set(db_session.scalars(select(Subscriber.id)))
     assert ids == {kept["id"]}
     assert db_session.scalars(select(SubscriberLocation.subscriber_id)).all() == [kept["id"]]
+
+
+def test_a_shared_email_never_costs_a_verified_phone_or_a_double_email(
+    dispatch_app, db_session, register, client, desk, fake_twilio, fake_smtp
+):
+    from tests.delivery import create_subscriber
+
+    create_subscriber(db_session, phone="+46701000001", email="familj@example.se")
+    db_session.commit()
+    answer = subscribe(client, address=COTTAGE, phone=PHONE, email="familj@example.se")
+    verify(client, PHONE, code_from(fake_twilio, PHONE))
+    confirm = link_from(fake_smtp, "familj@example.se", "/subscriptions/confirm/")
+    assert client.post(confirm.removeprefix("http://varsla.test")).status_code == 200
+    db_session.expire_all()
+    by_phone = {s.phone: s for s in db_session.scalars(select(Subscriber))}
+    assert set(by_phone) == {"+46701000001", PHONE}
+    assert by_phone[PHONE].id == answer["id"] and by_phone[PHONE].phone_verified_at is not None
+    assert by_phone[PHONE].email is None
+    assert sorted(loc.label for loc in by_phone["+46701000001"].locations) == ["", COTTAGE]
+
+    mails_before = len(mails_to(fake_smtp, "familj@example.se"))
+    desk.publish(area={"zones": ["bergkarlas"]})
+    run_dispatcher(dispatch_app)
+    assert len(mails_to(fake_smtp, "familj@example.se")) == mails_before + 1
+    assert any("Koka vattnet" in body for body in sms_to(fake_twilio, PHONE))
