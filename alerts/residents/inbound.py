@@ -107,9 +107,9 @@ def handle_inbound(
     )
     changed = 0
     if keyword == "stop":
-        changed = opt_out(session, channel="sms", phone=phone, now=moment)
+        changed = opt_out(session, channel="sms", phone=phone, now=moment, source="sms")
     elif keyword == "start":
-        changed = opt_in(session, channel="sms", phone=phone, now=moment)
+        changed = opt_in(session, channel="sms", phone=phone, now=moment, source="sms")
     logger.info("inbound sms %s: %s, %d subscriber(s) changed", sid, keyword, changed)
     if keyword is None:
         # Someone we know wrote something else: tell them what we understand. A stranger's

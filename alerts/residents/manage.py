@@ -83,9 +83,13 @@ def update_preferences(
         if contact is None:
             continue
         if wanted:
-            opt_in(session, channel=channel, subscriber_id=subscriber.id, now=moment)
+            opt_in(
+                session, channel=channel, subscriber_id=subscriber.id, now=moment, source="manage"
+            )
         else:
-            opt_out(session, channel=channel, subscriber_id=subscriber.id, now=moment)
+            opt_out(
+                session, channel=channel, subscriber_id=subscriber.id, now=moment, source="manage"
+            )
     session.refresh(subscriber)
     record_consent(
         session,

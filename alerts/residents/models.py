@@ -36,6 +36,9 @@ CATEGORIES = (
 )
 CATEGORY_BITS = {name: 1 << i for i, name in enumerate(CATEGORIES)}
 
+#: The version of the privacy notice and sign-up text a resident agrees to (kept in consents).
+CONSENT_TEXT_VERSION = "2026-11-30"
+
 
 def category_mask(categories: Iterable[str] | None) -> int | None:
     """The bit mask of ``categories``; None (every category, also those added later) for

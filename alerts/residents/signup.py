@@ -34,6 +34,7 @@ from alerts.places.register import autocomplete, resolve_address
 from alerts.residents import limits
 from alerts.residents.contacts import email_address, mobile_number
 from alerts.residents.models import (
+    CONSENT_TEXT_VERSION,
     Consent,
     ConsentAction,
     LegalBasis,
@@ -51,8 +52,6 @@ from geodata.address_text import format_address
 
 logger = logging.getLogger(__name__)
 
-#: The version of the privacy notice and sign-up text a resident agrees to (kept in consents).
-CONSENT_TEXT_VERSION = "2026-11-30"
 UNVERIFIED_TTL = timedelta(hours=24)
 MAX_ADDRESSES = 10
 

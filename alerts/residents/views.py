@@ -466,7 +466,7 @@ def unsubscribe_page(token: str) -> str:
 def unsubscribe(token: str) -> str:
     """One-click unsubscribe (RFC 8058 POST from a mail provider, or the page's button)."""
     subscriber_id, channel = _unsubscribe_token(token)
-    opt_out(db.session, channel=channel, subscriber_id=subscriber_id)
+    opt_out(db.session, channel=channel, subscriber_id=subscriber_id, source="email_link")
     db.session.commit()
     logger.info("subscriber %s unsubscribed from %s", subscriber_id, channel)
     return render_template("residents/unsubscribe.html", done=True, channel=channel)

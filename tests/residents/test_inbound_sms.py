@@ -175,3 +175,22 @@ def test_a_replayed_inbound_message_changes_nothing(
     # Only the id is kept, never the number or the text.
     rows = db_session.execute(select(InboundMessage.sid, InboundMessage.keyword)).all()
     assert sorted(rows) == [("SMstart", "start"), ("SMstop", "stop")]
+
+
+def test_stop_and_start_are_kept_as_consent_records(
+    dispatch_app, db_session, resident, fake_twilio
+):
+    from alerts.models import Consent
+
+    client = dispatch_app.test_client()
+    inbound(client, fake_twilio, "STOPP")
+    inbound(client, fake_twilio, "STOPP")  # already out: nothing new to record
+    inbound(client, fake_twilio, "START")
+    db_session.expire_all()
+    records = db_session.execute(
+        select(Consent.action, Consent.source, Consent.details).order_by(Consent.id)
+    ).all()
+    assert [(str(a), s, d) for a, s, d in records] == [
+        ("withdrawn", "sms", {"channel": "sms"}),
+        ("given", "sms", {"channel": "sms"}),
+    ]
