@@ -23,7 +23,7 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.config import Settings
@@ -33,6 +33,7 @@ from alerts.places.models import Address
 from alerts.places.register import autocomplete, resolve_address
 from alerts.residents import limits
 from alerts.residents.contacts import email_address, mobile_number
+from alerts.residents.erasure import erase_subscribers
 from alerts.residents.models import (
     CONSENT_TEXT_VERSION,
     Consent,
@@ -494,16 +495,5 @@ def purge_unverified(session: Session, now: datetime | None = None) -> int:
     )
     if not ids:
         return 0
-    from alerts.residents.erasure import erase_subscribers
-
     erased = erase_subscribers(session, ids, source="purge")
     return erased.subscribers
-
-
-def count_pending(session: Session) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(Subscriber).where(Subscriber.verified_at.is_(None))
-        )
-        or 0
-    )
