@@ -78,6 +78,19 @@ class Settings(BaseModel):
     metrics_token: str = Field("", alias="VARSLA_METRICS_TOKEN")
     # "text" (for people) or "json" (one object per line, for a log pipeline).
     log_format: Literal["text", "json"] = Field("text", alias="VARSLA_LOG_FORMAT")
+    # Who runs this installation: shown on the privacy page, in HELP replies and emails.
+    org_name: str = Field("Kommunen", alias="VARSLA_ORG_NAME")
+    org_contact: str = Field("", alias="VARSLA_ORG_CONTACT")
+    # Countries (ISO 3166 codes, comma-separated) whose mobile numbers may sign up.
+    sms_countries: str = Field("SE", alias="VARSLA_SMS_COUNTRIES")
+    # Verification messages (codes, links) per hour for the whole installation: a ceiling
+    # on what SMS pumping could cost.
+    verify_budget: int = Field(500, ge=0, alias="VARSLA_VERIFY_BUDGET")
+
+    @property
+    def sms_country_codes(self) -> tuple[str, ...]:
+        """The allowed countries, upper case (``("SE", "NO")``)."""
+        return tuple(c.strip().upper() for c in self.sms_countries.split(",") if c.strip())
 
     @property
     def sms_configured(self) -> bool:

@@ -17,7 +17,16 @@ from alerts.notices.models import (
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import Base, utcnow
 from alerts.places.models import Address, Zone
-from alerts.residents.models import LegalBasis, Subscriber, SubscriberLocation
+from alerts.residents.models import (
+    Consent,
+    Erasure,
+    InboundMessage,
+    LegalBasis,
+    RateCounter,
+    Subscriber,
+    SubscriberLocation,
+    VerificationCode,
+)
 
 __all__ = [
     "Address",
@@ -25,8 +34,11 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Category",
+    "Consent",
     "Delivery",
     "DeliveryStatus",
+    "Erasure",
+    "InboundMessage",
     "LegalBasis",
     "LoginAttempt",
     "MsgType",
@@ -36,10 +48,12 @@ __all__ = [
     "Operator",
     "OutboxMessage",
     "RateBucket",
+    "RateCounter",
     "RevisionState",
     "Role",
     "Subscriber",
     "SubscriberLocation",
+    "VerificationCode",
     "Zone",
     "utcnow",
 ]

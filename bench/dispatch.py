@@ -132,9 +132,11 @@ def populate(engine) -> None:
         conn.execute(
             text(
                 "INSERT INTO subscribers (phone, email, language, legal_basis, source, verified_at,"
-                " created_at, updated_at) SELECT '+4670' || lpad(g::text, 7, '0'),"
+                " phone_verified_at, email_verified_at, created_at, updated_at)"
+                " SELECT '+4670' || lpad(g::text, 7, '0'),"
                 " 'r' || g || '@example.se', CASE WHEN g % 5 = 0 THEN 'en' ELSE 'sv' END,"
-                " 'consent', 'bench', now(), now(), now() FROM generate_series(1, :n) g"
+                " 'consent', 'bench', now(), now(), now(), now(), now()"
+                " FROM generate_series(1, :n) g"
             ),
             {"n": SUBSCRIBERS},
         )

@@ -74,6 +74,19 @@ def effective_language(available: Iterable[str], wanted: str | None) -> str:
     raise LookupError("nothing available in any language")
 
 
+def masked(address: str) -> str:
+    """A phone number or email address as logs may show it: ``+4670*****05``, ``a***@example.se``.
+
+    Enough to tell two apart when debugging, not enough to contact anyone.
+    """
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(address) <= 6:
+        return "*" * len(address)
+    return address[:5] + "*" * (len(address) - 7) + address[-2:]
+
+
 def to_local(moment: datetime) -> datetime:
     """``moment`` in :data:`LOCAL_TZ`. A naive datetime is taken as UTC, what the database keeps."""
     if moment.tzinfo is None:

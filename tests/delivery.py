@@ -102,13 +102,10 @@ def create_subscriber(
     verified: bool = True,
     **fields: Any,
 ) -> Subscriber:
-    subscriber = Subscriber(
-        phone=phone,
-        email=email,
-        language=language,
-        verified_at=datetime.now(UTC) if verified else None,
-        **fields,
-    )
+    now = datetime.now(UTC) if verified else None
+    fields.setdefault("phone_verified_at", now if phone else None)
+    fields.setdefault("email_verified_at", now if email else None)
+    subscriber = Subscriber(phone=phone, email=email, language=language, verified_at=now, **fields)
     subscriber.locations.append(SubscriberLocation(lon=lon_lat[0], lat=lon_lat[1]))
     session.add(subscriber)
     session.flush()
@@ -182,7 +179,10 @@ def add_residents(session, count: int) -> list[str]:
     now = datetime.now(UTC)
     ids = session.scalars(
         insert(Subscriber).returning(Subscriber.id),
-        [{"phone": phone, "language": "sv", "verified_at": now} for phone in phones],
+        [
+            {"phone": phone, "language": "sv", "verified_at": now, "phone_verified_at": now}
+            for phone in phones
+        ],
     ).all()
     lon, lat = GESUNDA_LON_LAT
     session.execute(

@@ -46,6 +46,7 @@ class Claimed:
     attempt: int
     address: str
     language: str
+    manage_version: int = 1
 
 
 def _blocked_by_earlier() -> ColumnElement[bool]:
@@ -139,6 +140,7 @@ def claim_batch(
             Subscriber.phone,
             Subscriber.email,
             Subscriber.language,
+            Subscriber.manage_version,
             case(
                 (Delivery.channel == "sms", wants_channel("sms")), else_=wants_channel("email")
             ).label("wanted"),
@@ -173,6 +175,7 @@ def claim_batch(
                 attempt=row.attempts,
                 address=address or "",
                 language=row.language or "sv",
+                manage_version=row.manage_version or 1,
             )
         )
     for delivery_id, (status, code, text) in settle.items():

@@ -3,12 +3,13 @@
 Runs inside the transaction that publishes, updates or cancels (registered on
 :data:`alerts.signals.revision_released`), so the notice and its outbox rows commit
 together. Rows are written with ``INSERT ... SELECT`` from the subscribers
-table: the "wants this channel" rule (verified, has the address, not opted out)
-is applied by the database, the unique (revision, subscriber, channel) key
-makes a repeat write nothing, and no ORM objects are built for 100,000
-residents. On PostgreSQL all rows of a revision are one statement (the area's
-ids as one array parameter, earlier recipients found in SQL); SQLite takes
-chunks of ids (its bound-parameter limit).
+table: the "wants this channel" rule (verified contact, not opted out) and, for
+people who did not get an earlier revision, the "wants this notice" rule (the
+notice's category is among theirs, not paused) are applied by the database,
+the unique (revision, subscriber, channel) key makes a repeat write nothing,
+and no ORM objects are built for 100,000 residents. On PostgreSQL all rows of
+a revision are one statement (the area's ids as one array parameter, earlier
+recipients found in SQL); SQLite takes chunks of ids (its bound-parameter limit).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from alerts.dispatch.wakeup import announce
 from alerts.notices.models import MsgType, Notice, NoticeRevision
 from alerts.orm import table_of
 from alerts.places.targeting import subscriber_ids_in_area
-from alerts.residents.models import Subscriber, wants_channel
+from alerts.residents.models import Subscriber, wants_channel, wants_notice
 from channels.base import SEVERITY_ORDER
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,13 @@ def _insert_chunk(
     ids: Sequence[int],
     priority: int,
     now: datetime,
+    *,
+    new_alert: bool,
 ) -> int:
-    """SQLite: one chunk of ``INSERT ... SELECT ... WHERE id IN (...) ON CONFLICT DO NOTHING``."""
+    """SQLite: one chunk of ``INSERT ... SELECT ... WHERE id IN (...) ON CONFLICT DO NOTHING``.
+
+    ``new_alert``: the ids got no earlier revision, so their categories and pause count.
+    """
     columns = Delivery.__table__.c
     source = select(
         *_row_values(
@@ -164,6 +170,8 @@ def _insert_chunk(
             now,
         )
     ).where(Subscriber.id.in_(list(ids)), wants_channel(channel))
+    if new_alert:
+        source = source.where(wants_notice(str(revision.category), now))
     statement = (
         sqlite.insert(table_of(Delivery))
         .from_select(_COLUMNS, source)
@@ -204,13 +212,15 @@ def _insert_all_postgres(
         area = func.unnest(cast(bindparam("area_ids", ids, type_=Text), ARRAY(Integer)))
         area_ids = area.table_valued("subscriber_id").render_derived(name="area")
         sources.append(
-            select(area_ids.c.subscriber_id, channel_rows.c.channel).select_from(
+            select(
+                area_ids.c.subscriber_id, channel_rows.c.channel, literal(0).label("earlier")
+            ).select_from(
                 area_ids.join(channel_rows, true())  # every area id on every channel
             )
         )
     if revision.number > 1:
         sources.append(
-            select(Delivery.subscriber_id, Delivery.channel)
+            select(Delivery.subscriber_id, Delivery.channel, literal(1).label("earlier"))
             .where(
                 Delivery.notice_id == notice.id,
                 Delivery.channel.in_(channels),
@@ -221,12 +231,20 @@ def _insert_all_postgres(
         )
     if not sources:
         return {channel: 0 for channel in channels}
-    targets = (union(*sources) if len(sources) > 1 else sources[0]).subquery("targets")
+    both = (union(*sources) if len(sources) > 1 else sources[0]).subquery("both")
+    # One row per (person, channel); "earlier" when they got an earlier revision on it.
+    targets = (
+        select(both.c.subscriber_id, both.c.channel, func.max(both.c.earlier).label("earlier"))
+        .group_by(both.c.subscriber_id, both.c.channel)
+        .subquery("targets")
+    )
     channel = cast(targets.c.channel, columns.channel.type)
+    # Whoever got an earlier revision hears what changed, whatever they chose since.
+    wanted = or_(targets.c.earlier == 1, wants_notice(str(revision.category), now))
     source = (
         select(*_row_values(notice, revision, Subscriber.id, channel, priority, now))
         .join_from(targets, Subscriber, Subscriber.id == targets.c.subscriber_id)
-        .where(or_(*(and_(channel == c, wants_channel(c)) for c in channels)))
+        .where(or_(*(and_(channel == c, wants_channel(c)) for c in channels)), wanted)
     )
     statement = postgresql.insert(table_of(Delivery)).from_select(_COLUMNS, source)
     if _revision_has_rows(session, revision):
@@ -245,9 +263,11 @@ def enqueue_revision(
     """Write the outbox rows of ``revision``; returns rows written per channel.
 
     Who gets it:
-    - an alert: every subscriber with a location inside the area;
+    - an alert: every subscriber with a location inside the area who wants the
+      notice's category and has not paused;
     - an update: the same, plus everyone sent an earlier revision (the area may
-      have shrunk, they still need to hear what changed);
+      have shrunk, or they may have paused or dropped the category since: they
+      still need to hear what changed);
     - the all-clear: exactly those sent an earlier revision. Unsent deliveries
       of earlier revisions are dropped first, so someone who never got the
       alert gets neither it nor an all-clear for it.
@@ -271,11 +291,15 @@ def enqueue_revision(
         written = {}
         for channel in channels:
             earlier = earlier_recipients(session, notice, revision, channel)
-            targets = sorted(earlier if is_all_clear else in_area | earlier)
+            new = set() if is_all_clear else in_area - earlier
             count = 0
-            for start in range(0, len(targets), CHUNK):
-                chunk = targets[start : start + CHUNK]
-                count += _insert_chunk(session, notice, revision, channel, chunk, priority, now)
+            for targets, new_alert in ((sorted(earlier), False), (sorted(new), True)):
+                for start in range(0, len(targets), CHUNK):
+                    chunk = targets[start : start + CHUNK]
+                    count += _insert_chunk(
+                        session, notice, revision, channel, chunk, priority, now,
+                        new_alert=new_alert,
+                    )  # fmt: skip
             written[channel] = count
     if any(written.values()):
         announce(session)

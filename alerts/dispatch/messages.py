@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from alerts.residents.tokens import manage_token
 from channels.base import Message, NoticeSnapshot, Recipient, message_kind
 from channels.compose.email import compose_email
 from channels.compose.sms import compose_sms
@@ -107,6 +108,10 @@ class Links:
         token = unsubscribe_token(self.secret, subscriber_id, channel)
         return f"{self.base_url}/u/{token}"
 
+    def manage_url(self, subscriber_id: int, version: int) -> str:
+        """The resident's manage page (``/subscriptions/<token>``), revocable by version."""
+        return f"{self.base_url}/subscriptions/{manage_token(self.secret, subscriber_id, version)}"
+
     @property
     def status_callback_url(self) -> str:
         return f"{self.base_url}/webhooks/twilio/status"
@@ -150,7 +155,12 @@ class Composer:
         return dataclasses.replace(cached, reference=reference)
 
     def email(
-        self, snapshot: NoticeSnapshot, recipient: Recipient, subscriber_id: int, reference: str
+        self,
+        snapshot: NoticeSnapshot,
+        recipient: Recipient,
+        subscriber_id: int,
+        reference: str,
+        manage_version: int = 1,
     ) -> Message:
         unsubscribe = self.links.unsubscribe_url(subscriber_id, "email")
         return compose_email(
@@ -159,7 +169,7 @@ class Composer:
             recipient=recipient,
             reference=reference,
             list_id=f"{snapshot.sender_name} <notices.{self.links.host}>",
-            manage_url=f"{self.links.base_url}/subscribe",
+            manage_url=self.links.manage_url(subscriber_id, manage_version),
             unsubscribe_url=unsubscribe,
             one_click_url=unsubscribe,
             message_id_domain=self.links.host,
@@ -174,6 +184,7 @@ class Composer:
         language: str,
         subscriber_id: int,
         reference: str,
+        manage_version: int = 1,
     ) -> tuple[Recipient, Message]:
         """The recipient and message of one delivery attempt."""
         if channel == "sms":
@@ -184,7 +195,7 @@ class Composer:
             language=language,
             unsubscribe_url=self.links.unsubscribe_url(subscriber_id, channel),
         )
-        return recipient, self.email(snapshot, recipient, subscriber_id, reference)
+        return recipient, self.email(snapshot, recipient, subscriber_id, reference, manage_version)
 
 
 def sms_preview(snapshot: NoticeSnapshot, base_url: str) -> dict[str, Mapping[str, Any]]:

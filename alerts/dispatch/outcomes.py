@@ -224,7 +224,13 @@ def apply_reports(
                 key = "retry"
         elif result.outcome is Outcome.OPTED_OUT:
             values["status"] = D.OPTED_OUT
-            opt_out(session, channel=claimed.channel, subscriber_id=claimed.subscriber_id, now=now)
+            opt_out(
+                session,
+                channel=claimed.channel,
+                subscriber_id=claimed.subscriber_id,
+                now=now,
+                source="provider",
+            )
             key = "opted_out"
         else:
             values["status"] = D.FAILED
@@ -369,7 +375,13 @@ def apply_status_callback(
         delivery.error = f"Twilio {status} ({error_code})"
         if is_opt_out_error(error_code):
             delivery.status = D.OPTED_OUT
-            opt_out(session, channel="sms", subscriber_id=delivery.subscriber_id, now=now)
+            opt_out(
+                session,
+                channel="sms",
+                subscriber_id=delivery.subscriber_id,
+                now=now,
+                source="provider",
+            )
             return D.OPTED_OUT
         if transient:
             return _requeue_after_receipt(session, delivery, policy, now)

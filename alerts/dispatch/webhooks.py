@@ -14,28 +14,17 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import select
 
 from alerts.config import settings
 from alerts.dispatch.outcomes import apply_status_callback
 from alerts.dispatch.worker import DispatcherSettings
 from alerts.extensions import db
-from alerts.residents.models import Subscriber
-from alerts.residents.optout import opt_in, opt_out
-from channels.providers.twilio import inbound_keyword, is_valid_signature, twiml_reply
+from alerts.residents.inbound import handle_inbound
+from channels.providers.twilio import is_valid_signature, twiml_reply
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-REPLIES = {
-    "stop": "Du får inga fler SMS från Varsla. Svara START för att börja igen. "
-    "/ You will get no more SMS. Reply START to resume.",
-    "start": "Du får SMS från Varsla igen. Svara STOPP för att sluta. "
-    "/ You will get SMS again. Reply STOP to stop.",
-    "help": "Varsla: varningar för din adress. Svara STOPP för att sluta, START för att börja. "
-    "/ Alerts for your address. Reply STOP to stop, START to resume.",
-}
 
 
 def public_url() -> str:
@@ -86,22 +75,18 @@ def _twiml(text: str | None) -> Response:
 
 @bp.post("/twilio/inbound")
 def twilio_inbound():
-    """An SMS a resident sent us: STOP/SLUTA ends SMS, START resumes, HELP explains."""
+    """An SMS a resident sent us: a stop word ends SMS, a start word resumes, help explains
+    (the words and replies: :mod:`alerts.residents.inbound`). A replay changes nothing."""
     _check_signature()
     phone = (request.form.get("From") or "").strip()
-    keyword = inbound_keyword(request.form.get("Body"))
     if not phone:
         return _twiml(None)
-    if keyword == "stop":
-        changed = opt_out(db.session, channel="sms", phone=phone)
-        db.session.commit()
-        logger.info("inbound stop word from a subscriber: %d opted out", changed)
-        return _twiml(REPLIES["stop"])
-    if keyword == "start":
-        opt_in(db.session, channel="sms", phone=phone)
-        db.session.commit()
-        return _twiml(REPLIES["start"])
-    if keyword == "help":
-        return _twiml(REPLIES["help"])
-    known = db.session.scalar(select(Subscriber.id).where(Subscriber.phone == phone).limit(1))
-    return _twiml(REPLIES["help"] if known else None)
+    outcome = handle_inbound(
+        db.session,
+        settings(),
+        sid=request.form.get("MessageSid") or request.form.get("SmsSid"),
+        phone=phone,
+        body=request.form.get("Body"),
+    )
+    db.session.commit()
+    return _twiml(outcome.reply)

@@ -158,6 +158,7 @@ class Dispatcher:
                 language=claimed.language,
                 subscriber_id=claimed.subscriber_id,
                 reference=make_reference(claimed.id, claimed.attempt),
+                manage_version=claimed.manage_version,
             )
             channel = self._channel(claimed.channel)
             local_only = channel.local_only

@@ -3,7 +3,9 @@
 Deliveries carry no foreign key to subscribers (a per-row key check made
 publishing slow, see :class:`~alerts.models.Delivery`), so erasure deletes
 them here, set-based, with the copies of unsent messages the local outbox
-kept. The notices themselves are public and stay.
+kept (notices, and the codes and links the sign-up sent), their consent
+records and pending codes. What stays is an anonymous count in ``erasures``
+(when, how many, through what), and the public notices themselves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from alerts.db import rowcount
 from alerts.dispatch.models import Delivery, OutboxMessage
-from alerts.residents.models import Subscriber, SubscriberLocation
+from alerts.residents.models import (
+    Consent,
+    Erasure,
+    Subscriber,
+    SubscriberLocation,
+    VerificationCode,
+)
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,49 @@ def find_subscribers(
     return list(session.scalars(select(Subscriber.id).where(or_(*conditions))))
 
 
-def erase_subscribers(session: Session, ids: Collection[int]) -> Erased:
-    """Delete the subscribers ``ids`` and everything held about them; the caller commits."""
+def erase_subscribers(session: Session, ids: Collection[int], *, source: str = "cli") -> Erased:
+    """Delete the subscribers ``ids`` and everything held about them; the caller commits.
+
+    ``source`` (cli, manage, purge) is kept with the anonymous count of what was erased.
+    """
     ids = list(ids)
     if not ids:
         return Erased(0, 0, 0, 0)
+    contacts = {
+        value
+        for row in session.execute(
+            select(Subscriber.phone, Subscriber.email).where(Subscriber.id.in_(ids))
+        )
+        for value in row
+        if value
+    }
     deliveries = select(Delivery.id).where(Delivery.subscriber_id.in_(ids))
     outbox = rowcount(
         session.execute(delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(deliveries)))
     )
+    if contacts:
+        # Codes and links the sign-up left in the local outbox name no delivery.
+        outbox += rowcount(
+            session.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.delivery_id.is_(None),
+                    OutboxMessage.recipient.in_(sorted(contacts)),
+                )
+            )
+        )
+    session.execute(delete(Consent).where(Consent.subscriber_id.in_(ids)))
+    session.execute(delete(VerificationCode).where(VerificationCode.subscriber_id.in_(ids)))
     sent = rowcount(session.execute(delete(Delivery).where(Delivery.subscriber_id.in_(ids))))
     locations = rowcount(
         session.execute(delete(SubscriberLocation).where(SubscriberLocation.subscriber_id.in_(ids)))
     )
-    subscribers = rowcount(session.execute(delete(Subscriber).where(Subscriber.id.in_(ids))))
+    subscribers = rowcount(
+        session.execute(
+            delete(Subscriber)
+            .where(Subscriber.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.add(Erasure(source=source, subscribers=subscribers, deliveries=sent))
+    session.flush()
     return Erased(subscribers, locations, sent, outbox)

@@ -325,6 +325,8 @@ def _register(
                 "legal_basis": legal_basis,
                 "source": source_label,
                 "verified_at": now,
+                "phone_verified_at": now if row.phone else None,
+                "email_verified_at": now if row.email else None,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -7,6 +7,7 @@ Problems for machines are in English, naming values as the API does; pages for p
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext
@@ -24,7 +25,13 @@ PROBLEM_TYPE = "https://varsla.se/problems/"
 
 
 def problem(
-    status: int, title: str, detail: str, errors: list[FieldError] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    *,
+    suggestions: list[dict[str, Any]] | None = None,
+    retry_after: int | None = None,
 ) -> Response:
     """An ``application/problem+json`` response; with ``errors``, it names each field at fault."""
     body = Problem(
@@ -34,6 +41,8 @@ def problem(
         detail=detail,
         field=errors[0].field if errors else None,
         errors=[FieldProblem(field=e.field, message=e.detail) for e in errors] if errors else None,
+        suggestions=suggestions,
+        retry_after=retry_after,
     )
     response = jsonify(body.to_json())
     response.status_code = status
@@ -65,7 +74,15 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         if _wants_json():
-            response = problem(exc.status, english(exc.title), exc.detail, exc.errors)
+            # Errors may carry what a client can act on: when to retry, what was meant.
+            response = problem(
+                exc.status,
+                english(exc.title),
+                exc.detail,
+                exc.errors,
+                suggestions=getattr(exc, "suggestions", None),
+                retry_after=getattr(exc, "retry_after_s", None),
+            )
         else:
             page = render_template(
                 "error.html", status=exc.status, title=gettext(exc.title), detail=error_message(exc)

@@ -63,7 +63,7 @@ class FieldProblem(OutputModel):
 class Problem(OmitsAbsent):
     """An error, as RFC 9457 ``application/problem+json``."""
 
-    OMITTED_WHEN_NONE = frozenset({"field", "errors"})
+    OMITTED_WHEN_NONE = frozenset({"field", "errors", "suggestions", "retry_after"})
 
     type: str = Field(description="about:blank, or a problem type URI for invalid input")
     title: str
@@ -74,4 +74,10 @@ class Problem(OmitsAbsent):
     )
     errors: list[FieldProblem] | SkipJsonSchema[None] = Field(
         default=None, description="Every field at fault, when the input was invalid"
+    )
+    suggestions: list[dict[str, Any]] | SkipJsonSchema[None] = Field(
+        default=None, description="For an address not in the register: the closest that are"
+    )
+    retry_after: int | SkipJsonSchema[None] = Field(
+        default=None, description="Seconds until a request over a limit may succeed"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient
+from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient, masked
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ class LocalOutbox(PushChannel):
 
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
         logger.info(
-            "%s: NOT SENT (local outbox) %s to %s", self.name, message.reference, recipient.address
+            "%s: NOT SENT (local outbox) %s to %s",
+            self.name,
+            message.reference,
+            masked(recipient.address),
         )
         return DeliveryResult(Outcome.ACCEPTED, provider_ref=f"local-{message.reference}")

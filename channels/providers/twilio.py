@@ -179,30 +179,49 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-#: Inbound keywords, upper case. Twilio's own opt-out, opt-in and help words
-#: (it acts on them itself for long codes, answering 21610 afterwards), plus
-#: the Swedish ones our replies and residents use.
-OPT_OUT_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
-    | {"STOPP", "STOPPA", "SLUTA", "AVSLUTA"}
-)
-OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP", "YES"} | {"STARTA", "BÖRJA"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"} | {"HJÄLP", "HJALP"})
+#: Inbound keywords, upper case: the one list both the webhook and every reply text use.
+#: Twilio's own opt-out, opt-in and help words (it acts on them itself for long codes,
+#: answering 21610 afterwards), plus the Swedish ones residents use, with and without
+#: the Swedish letters (not every phone types them).
+INBOUND_KEYWORDS: dict[str, frozenset[str]] = {
+    "stop": frozenset(
+        {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+        | {"STOPP", "STOPPA", "SLUTA", "AVSLUTA", "AVREGISTRERA"}
+    ),
+    "start": frozenset({"START", "UNSTOP", "YES"} | {"STARTA", "BÖRJA", "BORJA"}),
+    "help": frozenset({"HELP", "INFO"} | {"HJÄLP", "HJALP"}),
+}
+OPT_OUT_KEYWORDS = INBOUND_KEYWORDS["stop"]
+OPT_IN_KEYWORDS = INBOUND_KEYWORDS["start"]
+HELP_KEYWORDS = INBOUND_KEYWORDS["help"]
+
+#: The word a reply in each language asks residents to send for each action.
+REPLY_WORDS: dict[str, dict[str, str]] = {
+    "sv": {"stop": "STOPP", "start": "START", "help": "HJÄLP"},
+    "en": {"stop": "STOP", "start": "START", "help": "HELP"},
+}
+for _words in REPLY_WORDS.values():
+    for _kind, _word in _words.items():
+        assert _word in INBOUND_KEYWORDS[_kind], (_kind, _word)  # replies name accepted words
+
+
+def reply_words(language: str) -> dict[str, str]:
+    """``{"stop": "STOPP", "start": "START", "help": "HJÄLP"}`` for a reply in ``language``."""
+    return REPLY_WORDS.get(language, REPLY_WORDS["sv"])
 
 
 def inbound_keyword(body: str | None) -> str | None:
     """``"stop"``, ``"start"``, ``"help"`` or None for an inbound SMS ``Body``.
 
-    The first word decides, case-insensitively, trailing "." or "!" ignored.
+    The first word decides, whatever its case, the whitespace around it and
+    the punctuation in or around it ("Stopp!", " stopp. ", "S.T.O.P.P").
     """
-    words = (body or "").strip().upper().split()
-    keyword = words[0].strip(".!") if words else ""
-    if keyword in OPT_OUT_KEYWORDS:
-        return "stop"
-    if keyword in OPT_IN_KEYWORDS:
-        return "start"
-    if keyword in HELP_KEYWORDS:
-        return "help"
+    cleaned = "".join(ch if ch.isalpha() or ch.isspace() else "" for ch in (body or ""))
+    words = cleaned.upper().split()
+    keyword = words[0] if words else ""
+    for kind, accepted in INBOUND_KEYWORDS.items():
+        if keyword in accepted:
+            return kind
     return None
 
 

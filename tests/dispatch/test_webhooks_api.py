@@ -106,13 +106,16 @@ def test_inbound_stop_and_start(dispatch_app, db_session, fake_twilio):
     assert refused.status_code == 403
     answer = _post_signed(client, fake_twilio, url, params)
     assert answer.status_code == 200 and answer.mimetype == "application/xml"
-    assert "<Message>Du får inga fler SMS" in answer.get_data(as_text=True)
+    assert "<Message>Du får inga fler sms" in answer.get_data(as_text=True)
     db_session.refresh(resident)
     assert resident.sms_opted_out_at is not None
-    answer = _post_signed(client, fake_twilio, url, {**params, "Body": "START"})
+    start = {**params, "Body": "START", "MessageSid": "SM2"}
+    answer = _post_signed(client, fake_twilio, url, start)
     db_session.refresh(resident)
     assert resident.sms_opted_out_at is None
-    help_answer = _post_signed(client, fake_twilio, url, {**params, "Body": "HJÄLP"})
+    help_answer = _post_signed(
+        client, fake_twilio, url, {**params, "Body": "HJÄLP", "MessageSid": "SM3"}
+    )
     assert "STOPP" in help_answer.get_data(as_text=True)
 
 

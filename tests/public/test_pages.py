@@ -38,7 +38,8 @@ def test_home_lists_active_notices_with_map_data_and_how_to_subscribe(client, ne
     assert "Allvarligt" in body and "Information" in body  # severity in words
     assert "Nyligen avslutade" in body and "Vattnet går att dricka igen" in body
     assert "Hemligt utkast" not in body
-    assert "Kontakta kommunens kundtjänst" in body  # no /subscribe route yet
+    # The home page invites sign-up and links the form.
+    assert tree.xpath("//section[@aria-labelledby='subscribe-heading']//a/@href") == ["/subscribe"]
     data = json.loads(tree.xpath("string(//script[@id='map-data'])"))
     assert {f["properties"]["url"] for f in data["features"]} >= {f"/notices/{severe}"}
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in data["features"])

@@ -1,0 +1,201 @@
+"""The resident's pages without a browser: forms, their errors linked to the fields, the manage
+page's changes, the unsubscribe page in the public layout, both languages."""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+import pytest
+from sqlalchemy import select
+
+from alerts.models import Subscriber
+from tests.residents.conftest import COTTAGE, HOME, code_from, sms_to
+
+PHONE = "+46701740605"
+
+
+def tree_of(response):
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def signed_up(client, fake_twilio, **form) -> str:
+    """Sign up through the page and type the code; answers the manage page's path."""
+    data = {"address": HOME, "phone": "070-174 06 05", "language": "sv", **form}
+    response = client.post("/subscribe", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    active = client.post(response.headers["Location"], data={"code": code_from(fake_twilio, PHONE)})
+    assert "Din prenumeration är aktiv" in active.get_data(as_text=True)
+    link = tree_of(active).xpath("//a[contains(@href, '/subscriptions/')]/@href")[0]
+    return link.removeprefix("http://varsla.test")
+
+
+def test_the_form_has_labels_and_the_page_the_public_layout(register, client):
+    response = client.get("/subscribe")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    tree = tree_of(response)
+    assert tree.xpath("string(//h1)") == "Få varningar för din adress"
+    for field in ("address", "phone", "email"):
+        assert tree.xpath(f"//label[@for='{field}']"), field
+    assert tree.xpath("//input[@id='address']/@role") == ["combobox"]
+    assert len(tree.xpath("//input[@name='categories'][@checked]")) == 7  # all by default
+    assert tree.xpath("//nav//a[@hreflang='en']")  # the language switch of the layout
+    assert tree.xpath("//script[not(@src)]") == []  # no inline script
+
+
+def test_errors_are_listed_and_linked_to_their_fields(register, client, fake_twilio):
+    response = client.post("/subscribe", data={"address": HOME, "phone": "08-123 456 78"})
+    assert response.status_code == 422
+    tree = tree_of(response)
+    assert tree.xpath("//div[@id='error-summary']//a/@href") == ["#phone"]
+    assert tree.xpath("//input[@id='phone']/@aria-describedby") == ["phone-hint phone-error"]
+    assert tree.xpath("//input[@id='phone']/@aria-invalid") == ["true"]
+    assert "inget mobilnummer" in tree.xpath("string(//p[@id='phone-error'])")
+    assert tree.xpath("//input[@id='address']/@value") == [HOME]  # nothing typed is lost
+    assert fake_twilio.messages == []
+
+
+def test_an_unknown_address_shows_the_closest_ones(register, client):
+    response = client.post("/subscribe", data={"address": "Gesundavägen 55", "phone": PHONE})
+    assert response.status_code == 422
+    tree = tree_of(response)
+    assert "Gesundavägen 5, 792 90 Sollerön" in tree.xpath("//div[@class='suggestions']//li/text()")
+    assert tree.xpath("//input[@id='address']/@aria-describedby") == ["address-hint address-error"]
+
+
+def test_the_english_page_is_english(register, client):
+    tree = tree_of(client.get("/subscribe?lang=en"))
+    assert tree.get("lang") == "en"
+    assert tree.xpath("string(//h1)") == "Get alerts for your address"
+    assert tree.xpath("string(//button[@type='submit'])") == "Sign me up"
+    assert "Drinking water" in tree.xpath("string(//fieldset[@id='categories'])")
+
+
+def test_the_page_says_when_to_try_again_over_the_limit(register, client, fake_twilio):
+    for _ in range(5):
+        client.post("/subscribe", data={"address": HOME, "phone": PHONE})
+    response = client.post("/subscribe", data={"address": HOME, "phone": PHONE})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Du kan be om en ny kod om" in response.get_data(as_text=True)
+    assert len(sms_to(fake_twilio, PHONE)) == 5
+
+
+def test_a_wrong_code_on_the_page_is_explained_and_a_new_code_can_be_sent(
+    register, client, fake_twilio
+):
+    response = client.post("/subscribe", data={"address": HOME, "phone": PHONE})
+    verify_page = response.headers["Location"]
+    first = code_from(fake_twilio, PHONE)
+    wrong = client.post(verify_page, data={"code": "000000" if first != "000000" else "111111"})
+    assert wrong.status_code == 422
+    assert tree_of(wrong).xpath("//input[@id='code']/@aria-describedby") == ["code-hint code-error"]
+    resent = client.post(verify_page + "/resend")
+    assert "Vi har skickat en ny kod" in resent.get_data(as_text=True)
+    assert len(sms_to(fake_twilio, PHONE)) == 2
+    assert client.post(verify_page, data={"code": first}).status_code == 422  # the old one
+    assert client.post(verify_page, data={"code": code_from(fake_twilio, PHONE)}).status_code == 200
+
+
+def test_the_manage_page_changes_what_arrives(register, client, db_session, fake_twilio):
+    manage = signed_up(client, fake_twilio)
+    page = client.get(manage)
+    assert page.status_code == 200 and "noindex" in page.get_data(as_text=True)
+
+    saved = client.post(
+        manage + "/preferences",
+        data={"sms": "on", "language": "en", "categories": ["water", "electricity"],
+              "paused_until": "2099-06-30"},
+    )  # fmt: skip
+    assert saved.status_code == 303
+    db_session.expire_all()
+    subscriber = db_session.scalars(select(Subscriber)).one()
+    assert subscriber.language == "en"
+    assert subscriber.category_names == ["water", "electricity"]
+    assert subscriber.paused_until.year == 2099
+    assert "Paused until and including 2099-06-30" in client.get(manage + "?lang=en").get_data(
+        as_text=True
+    )
+
+    none = client.post(manage + "/preferences", data={"sms": "on", "language": "sv"})
+    assert none.status_code == 422
+    assert tree_of(none).xpath("//div[@id='error-summary']//a/@href") == ["#categories"]
+
+    added = client.post(manage + "/addresses", data={"address": COTTAGE})
+    assert added.status_code == 303
+    labels = tree_of(client.get(manage)).xpath("//ul[@class='address-list']/li/span/text()")
+    assert labels == [HOME, COTTAGE]
+    again = client.post(manage + "/addresses", data={"address": COTTAGE})
+    assert again.status_code == 422  # the page is in English now (the lang cookie)
+    assert "You already have that address" in again.get_data(as_text=True)
+
+    db_session.expire_all()
+    cottage = next(
+        loc
+        for loc in db_session.scalars(select(Subscriber)).one().locations
+        if loc.label == COTTAGE
+    )
+    assert client.post(f"{manage}/addresses/{cottage.id}/remove").status_code == 303
+    db_session.expire_all()
+    home_id = db_session.scalars(select(Subscriber)).one().locations[0].id
+    last = client.post(f"{manage}/addresses/{home_id}/remove")
+    assert last.status_code == 422  # the last address stays
+
+    client.post(manage + "/preferences", data={"language": "sv", "categories": ["water"]})
+    db_session.expire_all()
+    assert db_session.scalars(select(Subscriber)).one().sms_opted_out_at is not None
+
+
+def test_a_new_link_revokes_the_old_ones(register, client, fake_twilio):
+    manage = signed_up(client, fake_twilio)
+    fake_twilio.clear()
+    response = client.post(manage + "/revoke")
+    assert response.status_code == 200
+    assert client.get(manage).status_code == 404
+    [sms] = [m.body for m in fake_twilio.messages]
+    new = re.search(r"http://varsla.test(/subscriptions/\S+)", sms).group(1)
+    assert new != manage and client.get(new).status_code == 200
+
+
+def test_a_forged_manage_link_is_not_found(register, client):
+    assert client.get("/subscriptions/WzEsIDFd.forged").status_code == 404
+    assert client.post("/subscriptions/WzEsIDFd.forged/delete").status_code == 404
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_the_unsubscribe_page_uses_the_public_layout_in_one_language(
+    dispatch_app, register, client, db_session, fake_twilio, lang
+):
+    from alerts.dispatch.messages import unsubscribe_token
+
+    manage = signed_up(client, fake_twilio)
+    subscriber = db_session.scalars(select(Subscriber)).one()
+    path = f"/u/{unsubscribe_token('test-secret', subscriber.id, 'sms')}"
+    page = client.get(f"{path}?lang={lang}")
+    tree = tree_of(page)
+    assert tree.get("lang") == lang
+    assert tree.xpath("//header[@class='site']//nav")  # the public layout
+    assert (
+        tree.xpath("string(//h1)") == {"sv": "Avsluta prenumerationen", "en": "Unsubscribe"}[lang]
+    )
+    db_session.expire_all()
+    assert (
+        db_session.get(Subscriber, subscriber.id).sms_opted_out_at is None
+    )  # a GET changes nothing
+    done = client.post(f"{path}?lang={lang}")
+    assert done.status_code == 200
+    db_session.expire_all()
+    assert db_session.get(Subscriber, subscriber.id).sms_opted_out_at is not None
+    assert client.get(manage).status_code == 200
+
+
+def test_asking_for_a_link_answers_the_same_for_known_and_unknown(register, client, fake_twilio):
+    signed_up(client, fake_twilio)
+    fake_twilio.clear()
+    known = client.post("/subscriptions/link", data={"contact": "070-174 06 05"})
+    unknown = client.post("/subscriptions/link", data={"contact": "nobody@example.se"})
+    assert known.status_code == unknown.status_code == 200
+    text = "Om uppgiften finns hos oss har vi skickat en länk dit."
+    assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
+    assert [m.to for m in fake_twilio.messages] == [PHONE]
