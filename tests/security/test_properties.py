@@ -53,7 +53,13 @@ from geodata.geometry_checks import GeometryProblems, polygon_rings
 from geodata.zones import ZoneImportError, read_zones
 from tests.channels.conftest import create_snapshot
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 # --- geometry ------------------------------------------------------------------------------
 
@@ -257,7 +263,13 @@ def _accepted(text: str) -> str | None:
         return None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(accepted_text, st.text(max_size=300).map(showable), st.text(max_size=300).map(showable))
 def test_a_composed_sms_fits_in_its_parts(headline, description, instruction):
     headline = " ".join(headline.split()) or "Koka vattnet"
@@ -299,9 +311,7 @@ def test_accepted_text_is_nfc_and_xml_safe(text, multiline):
         assert str(exc)
         return
     assert unicodedata.is_normalized("NFC", cleaned)
-    assert _xml_roundtrip(cleaned).replace("\r", "\n") == cleaned.replace("\r\n", "\n").replace(
-        "\r", "\n"
-    )
+    assert _xml_roundtrip(cleaned) == cleaned  # lxml writes a CR as &#13;: kept exactly
     cleaned.encode("utf-8")  # no lone surrogates
 
 
