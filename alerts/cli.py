@@ -18,6 +18,7 @@ from alerts.config import settings
 from alerts.extensions import db
 from alerts.i18n import cli_gettext as _
 from alerts.i18n import cli_ngettext as ngettext
+from geodata.textfiles import shown
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def show_row_errors(errors: list, heading: Callable[[int], str]) -> None:
         return
     click.echo(f"{heading(len(errors))}:", err=True)
     for error in errors[:MAX_ROW_ERRORS_SHOWN]:
-        click.echo(f"  {error}", err=True)
+        click.echo(f"  {shown(error)}", err=True)
     if len(errors) > MAX_ROW_ERRORS_SHOWN:
         more = len(errors) - MAX_ROW_ERRORS_SHOWN
         click.echo("  " + _("… och %(count)s till", count=more), err=True)

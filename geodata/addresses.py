@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -47,6 +46,7 @@ from geodata.address_text import (
     street_key,
 )
 from geodata.nominatim import GeocoderError, GeocodeResult, NominatimGeocoder
+from geodata.textfiles import FileProblem, csv_rows, decode_text, load_json, shown
 
 logger = logging.getLogger(__name__)
 
@@ -189,12 +189,11 @@ def _read_bytes(source: str | os.PathLike[str] | bytes) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 as Excel writes it."""
+    """The file's text (see :func:`geodata.textfiles.decode_text`)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        logger.info("address file is not UTF-8; reading it as Windows-1252")
-        return data.decode("cp1252", errors="replace")
+        return decode_text(data)
+    except FileProblem as exc:
+        raise AddressImportError(str(exc)) from None
 
 
 @dataclass
@@ -215,7 +214,11 @@ def csv_table(lines: list[str]) -> tuple[Any, list[str]]:
     """
     delimiter = max((",", ";", "\t"), key=lines[0].count)
     reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
-    return reader, [h.strip() for h in next(reader, [])]
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise FileProblem(f"the header cannot be read: {exc}") from None
+    return reader, [h.strip() for h in header]
 
 
 def _read_csv(
@@ -230,19 +233,25 @@ def _read_csv(
         skipped += 1
     if skipped == len(lines):
         raise AddressImportError("the file is empty")
-    reader, header = csv_table(lines[skipped:])
+    try:
+        reader, header = csv_table(lines[skipped:])
+    except FileProblem as exc:
+        raise AddressImportError(str(exc)) from None
     header = [h.upper() for h in header]
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
+        found = shown(",".join(header)) or "nothing"
         raise AddressImportError(
             f"the header lacks the column(s) {', '.join(missing)}; expected OpenAddresses "
-            f"columns {','.join(OPENADDRESSES_COLUMNS)} (found {','.join(header) or 'nothing'})"
+            f"columns {','.join(OPENADDRESSES_COLUMNS)} (found {found})"
         )
     index = {name: header.index(name) for name in header}
     rows: list[_Row] = []
     errors: list[AddressRowError] = []
-    for values in reader:
-        line = skipped + reader.line_num
+    for line, values, unreadable in csv_rows(reader, first_line=skipped):
+        if values is None:
+            errors.append(AddressRowError(line, unreadable))
+            continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
@@ -288,11 +297,11 @@ def _numbers(x_text: Any, y_text: Any, x_name: str, y_name: str) -> tuple[float,
     try:
         x = float(str(x_text).replace(",", "."))
     except ValueError:
-        return 0.0, 0.0, f"{x_name} {x_text!r} is not a number"
+        return 0.0, 0.0, f"{x_name} {shown(repr(x_text))} is not a number"
     try:
         y = float(str(y_text).replace(",", "."))
     except ValueError:
-        return 0.0, 0.0, f"{y_name} {y_text!r} is not a number"
+        return 0.0, 0.0, f"{y_name} {shown(repr(y_text))} is not a number"
     if not (np.isfinite(x) and np.isfinite(y)):
         return 0.0, 0.0, f"{x_name}/{y_name} are not finite numbers"
     return x, y, None
@@ -303,11 +312,9 @@ def _read_geojson(
 ) -> AddressImport:
     """Read a GeoJSON FeatureCollection of points."""
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AddressImportError(
-            f"the file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+        obj = load_json(text)
+    except FileProblem as exc:
+        raise AddressImportError(str(exc)) from None
     if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection":
         raise AddressImportError("the file is not a GeoJSON FeatureCollection")
     features = obj.get("features")
@@ -334,6 +341,9 @@ def _read_geojson(
             errors.append(AddressRowError(i, problem, "feature"))
             continue
         properties = feature.get("properties") or {}
+        if not isinstance(properties, Mapping):
+            errors.append(AddressRowError(i, "its properties are not an object", "feature"))
+            continue
         lowered = {str(k).lower(): v for k, v in properties.items()}
         fields = {
             name: next((str(lowered[a]) for a in aliases if lowered.get(a) is not None), "").strip()
@@ -455,7 +465,7 @@ def _field_problem(fields: dict[str, str]) -> str | None:
     if not fields["street"]:
         return "STREET is empty"
     if not street_key(fields["street"]):
-        return f"STREET {fields['street']!r} has no letters or digits"
+        return f"STREET {shown(repr(fields['street']))} has no letters or digits"
     try:
         parse_house_number(fields["number"])
     except ValueError as exc:

@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 MAX_TRANSPORT_POINTS = 250
 """Most coordinate pairs an area may have when it leaves the system (CAP, SMS links, maps)."""
+MAX_DRAWN_POSITIONS = 10_000
+"""Most positions (all rings, closing positions included) a drawn polygon may have: a
+municipality's outline drawn by hand has a few hundred; a million-vertex polygon once took
+36 s to be accepted and made every list of notices that carried it huge."""
+MAX_DRAWN_PARTS = 50
+"""Most parts a drawn MultiPolygon may have."""
 MAX_CIRCLE_RADIUS_M = 100_000.0
 CIRCLE_QUAD_SEGMENTS = 16
 """Segments per quarter circle: a 64-gon, whose area is 0.16 % short of the true circle."""
@@ -90,6 +96,8 @@ def parse_polygon_geojson(
         sub_field = "type" if isinstance(obj, Mapping) else ""
     else:
         sub_field = "coordinates"
+        if too_big := drawn_size_problem(obj):
+            raise error("", too_big)
     try:
         rings = polygon_rings(obj)
     except GeometryProblems as exc:
@@ -112,6 +120,46 @@ def parse_polygon_geojson(
             "coordinates", f"{reason} (lon, lat); redraw the polygon so that its edges do not cross"
         )
     return geometry
+
+
+def drawn_size_problem(
+    geometry: Mapping[str, Any],
+    *,
+    max_positions: int = MAX_DRAWN_POSITIONS,
+    max_parts: int = MAX_DRAWN_PARTS,
+) -> str | None:
+    """Why a drawn Polygon/MultiPolygon is too big to accept, or None.
+
+    Counted on the raw GeoJSON before anything is built from it; a malformed
+    structure counts as small here and is explained by the structural checks.
+    """
+    coordinates = geometry.get("coordinates")
+    if not isinstance(coordinates, list):
+        return None
+    parts = coordinates if geometry.get("type") == "MultiPolygon" else [coordinates]
+    if len(parts) > max_parts:
+        return f"has {len(parts)} parts; at most {max_parts} are accepted"
+    positions = sum(
+        len(ring)
+        for rings in parts
+        if isinstance(rings, list)
+        for ring in rings
+        if isinstance(ring, list)
+    )
+    if positions > max_positions:
+        return (
+            f"has {positions} positions; at most {max_positions} are accepted "
+            "(simplify the drawing or use a zone)"
+        )
+    return None
+
+
+def swapped_center_message(first: float, second: float) -> str:
+    """What to say about a circle centre given as ``[lat, lon]`` (``first`` is the latitude)."""
+    return (
+        f"looks like [lat, lon]; the order is [lon, lat]: [{second:g}, {first:g}], "
+        f"not [{first:g}, {second:g}]"
+    )
 
 
 def circle_lon_lat(lon: float, lat: float, radius_m: float, *, field: str = "circle") -> Polygon:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import json
 import logging
 import os
 import re
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Mapping
@@ -40,10 +40,15 @@ from geodata.geometry_checks import (
     polygon_rings,
     polygonal_part,
 )
+from geodata.textfiles import FileProblem, load_json, shown
 
 logger = logging.getLogger(__name__)
 
 NAME_PROPERTY_CANDIDATES = ("name", "namn", "kom_namn", "zone", "zon", "title", "label")
+MAX_SHAPEFILE_BYTES = 256_000_000
+"""Most bytes the parts of a zipped Shapefile may unpack to (all of Sweden's municipalities
+take about 30 MB); a 1 MB zip of 1 GB of zeros once took 2.2 GB of memory."""
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 MIN_PART_AREA_M2 = 1.0
 """Polygon parts smaller than this (in square metres) count as degenerate."""
 
@@ -191,23 +196,20 @@ def _read_bytes(source: str | os.PathLike[str] | bytes) -> bytes:
 def _geojson_collection(data: bytes) -> dict[str, Any]:
     """Parse GeoJSON bytes and check that they hold a FeatureCollection."""
     try:
-        obj = json.loads(data.decode("utf-8-sig"))
+        obj = load_json(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ZoneImportError([(None, "the file is not UTF-8 text (nor a zip archive)")]) from exc
-    except json.JSONDecodeError as exc:
+    except FileProblem as exc:
+        raise ZoneImportError([(None, str(exc))]) from None
+    if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection":
+        found = obj.get("type") if isinstance(obj, dict) else type(obj).__name__
         raise ZoneImportError(
             [
                 (
                     None,
-                    f"the file is not valid JSON: {exc.msg} "
-                    f"at line {exc.lineno}, column {exc.colno}",
+                    f"the file is not a GeoJSON FeatureCollection (its type is {shown(repr(found))})",
                 )
             ]
-        ) from exc
-    if not isinstance(obj, dict) or obj.get("type") != "FeatureCollection":
-        found = obj.get("type") if isinstance(obj, dict) else type(obj).__name__
-        raise ZoneImportError(
-            [(None, f"the file is not a GeoJSON FeatureCollection (its type is {found!r})")]
         )
     if not isinstance(obj.get("features"), list):
         raise ZoneImportError([(None, "the FeatureCollection has no 'features' list")])
@@ -237,10 +239,31 @@ def _shapefile_collection(data: bytes) -> dict[str, Any]:
             ]
         )
     stem = shp_names[0][:-4]
+    wanted = [members[stem + ext] for ext in _SHAPEFILE_PARTS if stem + ext in members]
+    declared = sum(archive.getinfo(name).file_size for name in wanted)
+    if declared > MAX_SHAPEFILE_BYTES:
+        # Refused on the sizes the archive declares, before anything is decompressed; what is
+        # read below cannot exceed them (zipfile stops at the declared size and checks CRCs).
+        raise ZoneImportError(
+            [
+                (
+                    None,
+                    f"the shapefile would be {declared / 1e6:,.0f} MB unpacked; at most "
+                    f"{MAX_SHAPEFILE_BYTES / 1e6:,.0f} MB are read (split it, or simplify it)",
+                )
+            ]
+        )
 
     def member(ext: str) -> bytes | None:
         name = members.get(stem + ext)
-        return archive.read(name) if name else None
+        if not name:
+            return None
+        try:
+            return archive.read(name)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+            raise ZoneImportError(
+                [(None, f"{shown(name)} in the zip archive cannot be unpacked: {shown(exc)}")]
+            ) from None
 
     dbf, prj = member(".dbf"), member(".prj")
     if dbf is None:
@@ -260,8 +283,13 @@ def _shapefile_collection(data: bytes) -> dict[str, Any]:
         features = _shapefile_features(member(".shp") or b"", shx, dbf, encoding)
     except UnicodeDecodeError:
         features = _shapefile_features(member(".shp") or b"", shx, dbf, "latin-1")
-    except (shapefile.ShapefileException, ValueError, LookupError) as exc:
-        raise ZoneImportError([(None, f"the shapefile cannot be read: {exc}")]) from exc
+    except (shapefile.ShapefileException, ValueError, LookupError, struct.error) as exc:
+        raise ZoneImportError([(None, f"the shapefile cannot be read: {shown(exc)}")]) from exc
+    except Exception as exc:  # pyshp on a damaged file can fail in many ways; say so, in one line
+        logger.debug("shapefile unreadable", exc_info=True)
+        raise ZoneImportError(
+            [(None, f"the shapefile cannot be read ({type(exc).__name__}): {shown(exc)}")]
+        ) from exc
     return {
         "type": "FeatureCollection",
         "crs": {"type": "name", "properties": {"name": source_crs}},

@@ -7,6 +7,7 @@ request's own nesting: ``texts.sv.headline``, ``area.circle.radius_m``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,11 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from alerts.errors import FieldError, ValidationFailed
 from alerts.text import clean_text
+from geodata.areas import MAX_DRAWN_PARTS, MAX_DRAWN_POSITIONS, swapped_center_message
 
 Language = Literal["sv", "en"]
 CategoryName = Literal[
@@ -47,6 +50,11 @@ REASON_MAX = 2000
 #: A circle smaller than a house or larger than a county is a mistake (or lon/lat swapped).
 RADIUS_MIN_M = 10
 RADIUS_MAX_M = 100_000
+#: Times a notice can have (onset, expiry, a scheduled publication), in UTC. Outside them a
+#: time is a typo, and at the calendar's edges (year 1, 9999 with an offset) it cannot even
+#: be converted to UTC: that used to answer 500.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _checked(max_length: int, *, multiline: bool = True) -> AfterValidator:
@@ -69,6 +77,27 @@ TemplateValue = Annotated[
 ]
 
 
+def _within_calendar(value: datetime) -> datetime:
+    """``value`` if it lies between :data:`EARLIEST` and :data:`LATEST` (UTC), else ValueError."""
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc < LATEST:
+        raise ValueError(
+            f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), "
+            f"not {value.isoformat()}"
+        )
+    return value
+
+
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_within_calendar),
+    Field(description=f"ISO 8601 with an offset, from {EARLIEST:%Y} up to {LATEST:%Y} (UTC)"),
+]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -80,21 +109,30 @@ class TextIn(Strict):
 
 
 class CircleIn(Strict):
-    center: Annotated[list[float], Field(min_length=2, max_length=2, description="[lon, lat]")]
+    center: Annotated[
+        list[float],
+        Field(min_length=2, max_length=2, description="[lon, lat] in degrees, longitude first"),
+    ]
     radius_m: Annotated[float, Field(ge=RADIUS_MIN_M, le=RADIUS_MAX_M)]
 
-    @model_validator(mode="after")
-    def _center_in_range(self) -> CircleIn:
-        lon, lat = self.center
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ValueError("center must be [lon, lat] in degrees")
-        return self
+    @field_validator("center")
+    @classmethod
+    def _center_in_range(cls, center: list[float]) -> list[float]:
+        lon, lat = center
+        if -180 <= lon <= 180 and -90 <= lat <= 90:
+            return center
+        if -180 <= lat <= 180 and -90 <= lon <= 90:
+            raise ValueError(swapped_center_message(lon, lat))
+        raise ValueError("must be [lon, lat] in degrees: longitude -180..180, latitude -90..90")
 
 
 class AreaIn(Strict):
     zones: Annotated[list[ZoneSlug], Field(max_length=200)] = []
     geometry: dict[str, Any] | None = Field(
-        default=None, description="GeoJSON Polygon or MultiPolygon in lon/lat"
+        default=None,
+        description=f"GeoJSON Polygon or MultiPolygon in lon/lat: at most "
+        f"{MAX_DRAWN_POSITIONS} positions in all and {MAX_DRAWN_PARTS} parts; its edges must "
+        "not cross and every part must have an area",
     )
     circle: CircleIn | None = None
 
@@ -119,8 +157,8 @@ class NoticeIn(Strict):
     certainty: Certainty | None = None
     texts: dict[Language, TextIn] = {}
     area: AreaIn
-    onset: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    onset: Moment | None = None
+    expires: Moment | None = None
     channels: list[ChannelName] = list(ALL_CHANNELS)
 
     @model_validator(mode="after")
@@ -141,8 +179,8 @@ class NoticeChangesIn(Strict):
     certainty: Certainty | None = None
     texts: dict[Language, TextIn] | None = None
     area: AreaIn | None = None
-    onset: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    onset: Moment | None = None
+    expires: Moment | None = None
     channels: list[ChannelName] | None = None
 
 
@@ -155,7 +193,7 @@ class RejectIn(Strict):
 
 
 class PublishIn(Strict):
-    at: AwareDatetime | None = Field(default=None, description="publish later, at this time")
+    at: Moment | None = Field(default=None, description="publish later, at this time")
     emergency_reason: Reason | None = Field(
         default=None, description="admins only: publish without a second person's approval"
     )

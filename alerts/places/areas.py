@@ -6,18 +6,34 @@ import logging
 from typing import Any
 
 from shapely.geometry import mapping, shape
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
 
 from alerts.errors import FieldError, ValidationFailed
 from alerts.places.models import Zone
-from geodata.areas import AreaError, build_area, parse_polygon_geojson
+from geodata.areas import AreaError, build_area, parse_polygon_geojson, swapped_center_message
 
 logger = logging.getLogger(__name__)
 
 
 def zones_by_slug(session: Session, slugs: list[str]) -> dict[str, Zone]:
     return {z.slug: z for z in session.scalars(select(Zone).where(Zone.slug.in_(slugs)))}
+
+
+def _in_a_zone_box(lon: float, lat: float) -> Any:
+    return exists().where(
+        and_(Zone.min_lon <= lon, Zone.max_lon >= lon, Zone.min_lat <= lat, Zone.max_lat >= lat)
+    )
+
+
+def looks_swapped(session: Session, lon: float, lat: float) -> bool:
+    """Whether a point given as (lon, lat) was meant as (lat, lon): it lies outside every
+    zone's bounding box of this installation while the swapped point lies inside one.
+    Without zones nothing can be said here (range checks are the schema's)."""
+    if lon == lat:
+        return False
+    answer = session.execute(select(_in_a_zone_box(lon, lat), _in_a_zone_box(lat, lon))).one()
+    return bool(answer[1]) and not bool(answer[0])
 
 
 def resolve_area(
@@ -50,12 +66,18 @@ def resolve_area(
     if area_request.get("circle"):
         circle = area_request["circle"]
         lon, lat = circle["center"]
+        if looks_swapped(session, lon, lat):
+            raise ValidationFailed.on("area.circle.center", swapped_center_message(lon, lat))
         circles.append((lon, lat, float(circle["radius_m"])))
-    geometry = build_area(
-        [shape(found[s].geometry) for s in slugs],
-        polygon,
-        circles,
-    )
+    try:
+        geometry = build_area([shape(found[s].geometry) for s in slugs], polygon, circles)
+    except AreaError as exc:
+        # build_area names its circles "circles[0]"; the API has one, "area.circle".
+        sub_field = exc.field.removeprefix("circles[0]").lstrip(".")
+        field = (
+            "area.circle." + (sub_field or "center") if exc.field.startswith("circles") else "area"
+        )
+        raise ValidationFailed.on(field, exc.message) from None
     if geometry.is_empty:
         raise ValidationFailed.on("area", "the area is empty")
     return mapping(geometry), list(geometry.bounds)

@@ -15,6 +15,7 @@ from alerts.cli import rows_not_imported, show_row_errors
 from alerts.extensions import db
 from alerts.i18n import cli_gettext as _
 from alerts.i18n import cli_ngettext as ngettext
+from geodata.textfiles import shown
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +56,11 @@ def zones_import(
         click.echo(_("Inget importerades från %(file)s: ", file=file) + problems, err=True)
         for index, reason in exc.problems:
             where = _("objekt %(index)s", index=index) if index is not None else _("filen")
-            click.echo(f"  {where}: {reason}", err=True)
+            click.echo(f"  {where}: {shown(reason)}", err=True)
         raise SystemExit(1) from None
     for index, slug, repair in report.repairs:
         click.echo(
-            "  " + _("lagade objekt %(index)s (%(slug)s): ", index=index, slug=slug) + repair
+            "  " + _("lagade objekt %(index)s (%(slug)s): ", index=index, slug=slug) + shown(repair)
         )
     crs = report.source_crs if len(report.source_crs) < 40 else _("eget koordinatsystem")
     click.echo(
@@ -102,7 +103,7 @@ def addresses_import(file: str, source_crs: str | None, synthetic: bool) -> None
         with db.begin() as session:
             report = import_addresses(session, file, synthetic=synthetic, source_crs=source_crs)
     except AddressImportError as exc:
-        click.echo(_("Inget importerades från %(file)s: ", file=file) + str(exc), err=True)
+        click.echo(_("Inget importerades från %(file)s: ", file=file) + shown(exc), err=True)
         raise SystemExit(1) from None
     click.echo(
         ngettext(

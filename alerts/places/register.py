@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from alerts.config import Settings
 from alerts.orm import table_of
 from alerts.places.models import Address
+from alerts.text import clean_text
 from geodata.addresses import (
     AddressImportError,
     AddressQuery,
@@ -147,6 +148,9 @@ def import_addresses(
     kind: Literal["line", "feature"] = "line" if result.source_format == "csv" else "feature"
     rows: dict[str, dict[str, Any]] = {}
     for record, location in zip(result.records, result.record_locations, strict=True):
+        if problem := _text_problem(record):
+            report.errors.append(AddressRowError(location, problem, kind))
+            continue
         values = _address_values(record, synthetic)
         if values["source_id"] in rows:
             first = rows[values["source_id"]]["_location"]
@@ -198,6 +202,16 @@ _UPDATE_BY_ID = (
     .where(Address.__table__.c.id == bindparam("row_id"))
     .values({c: bindparam(c) for c in _ADDRESS_FIELDS})
 )
+
+
+def _text_problem(record: AddressRecord) -> str | None:
+    """Why a record's text cannot be shown everywhere addresses are (pages, email), or None."""
+    for name in ("street", "letter", "postcode", "city", "source_id", "entrance", "district"):
+        try:
+            clean_text(getattr(record, name), max_length=200, multiline=False)
+        except ValueError as exc:
+            return f"{name.upper()} {exc}"
+    return None
 
 
 def _address_values(record: AddressRecord, synthetic: bool) -> dict[str, Any]:

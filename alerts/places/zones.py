@@ -22,6 +22,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.places.models import Zone
+from alerts.text import clean_text
 from geodata.zones import ZoneImportError, read_zones
 
 logger = logging.getLogger(__name__)
@@ -73,21 +74,28 @@ def import_zones(
     are created. Flushes, never commits.
     """
     result = read_zones(source, name_property=name_property, slug_property=slug_property, kind=kind)
-    reserved = [
+    problems: list[tuple[int | None, str]] = [
         (z.feature_index, f"the slug {z.slug!r} is reserved; give the zone another slug")
         for z in result.zones
         if z.slug in RESERVED_SLUGS
     ]
-    if reserved:
-        raise ZoneImportError(list(reserved))
+    for zone in result.zones:
+        # A zone's name is shown in feeds, CAP and pages: it must be text all of them can carry.
+        for what, value, longest in (("name", zone.name, 200), ("kind", zone.kind, 50)):
+            try:
+                clean_text(value, max_length=longest, multiline=False)
+            except ValueError as exc:
+                problems.append((zone.feature_index, f"its {what} {exc}"))
+    if problems:
+        raise ZoneImportError(problems)
     slugs = [z.slug for z in result.zones]
     existing = {z.slug: z for z in session.scalars(select(Zone).where(Zone.slug.in_(slugs)))}
     report = ZoneImportReport(source_crs=result.source_crs, source_format=result.source_format)
     for zone in result.zones:
         min_lon, min_lat, max_lon, max_lat = zone.geometry_lon_lat.bounds
-        values = {
-            "name": zone.name,
-            "kind": zone.kind,
+        values: dict[str, Any] = {
+            "name": clean_text(zone.name),
+            "kind": clean_text(zone.kind),
             "geometry": _geojson(zone.geometry_lon_lat),
             "min_lon": min_lon,
             "min_lat": min_lat,

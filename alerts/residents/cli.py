@@ -15,6 +15,7 @@ from alerts.extensions import db
 from alerts.i18n import cli_gettext as _
 from alerts.i18n import cli_language
 from alerts.i18n import cli_ngettext as ngettext
+from geodata.textfiles import shown
 
 
 @click.group("residents")
@@ -51,7 +52,7 @@ def residents_import(file: str, legal_basis: str, source_label: str | None) -> N
                 geocoder=configured_geocoder(settings()),
             )  # fmt: skip
     except ResidentImportError as exc:
-        click.echo(_("Inget importerades från %(file)s: ", file=file) + str(exc), err=True)
+        click.echo(_("Inget importerades från %(file)s: ", file=file) + shown(exc), err=True)
         raise SystemExit(1) from None
     except DomainError as exc:
         raise click.ClickException(exc.in_language(cli_language())) from None

@@ -38,6 +38,7 @@ from alerts.places.register import AddressLookup
 from alerts.residents.models import LegalBasis, Subscriber, SubscriberLocation
 from geodata.addresses import csv_table, parse_address_query
 from geodata.nominatim import NominatimGeocoder
+from geodata.textfiles import FileProblem, csv_rows, decode_text, shown
 
 logger = logging.getLogger(__name__)
 
@@ -184,9 +185,9 @@ def _read_text(source: str | os.PathLike[str] | bytes) -> str:
         except OSError as exc:
             raise ResidentImportError(f"cannot read {os.fspath(source)!r}: {exc.strerror}") from exc
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        return decode_text(data)
+    except FileProblem as exc:
+        raise ResidentImportError(str(exc)) from None
 
 
 def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
@@ -195,18 +196,23 @@ def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
     if not any(line.strip() for line in lines):
         raise ResidentImportError("the file is empty")
     first = next(i for i, line in enumerate(lines) if line.strip())
-    reader, header = csv_table(lines[first:])
+    try:
+        reader, header = csv_table(lines[first:])
+    except FileProblem as exc:
+        raise ResidentImportError(str(exc)) from None
     header = [h.lower() for h in header]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ResidentImportError(
             f"the header lacks the column(s) {', '.join(missing)}; expected "
-            f"{','.join(COLUMNS)} (found {','.join(header) or 'nothing'})"
+            f"{','.join(COLUMNS)} (found {shown(','.join(header)) or 'nothing'})"
         )
     index = {name: header.index(name) for name in COLUMNS}
     rows: list[tuple[int, dict[str, str]]] = []
-    for values in reader:
-        line = first + reader.line_num
+    for line, values, unreadable in csv_rows(reader, first_line=first):
+        if values is None:
+            rows.append((line, {"_error": unreadable}))
+            continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
