@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
 from alerts.config import settings
-from alerts.errors import DomainError, MalformedRequest, NotFound
+from alerts.errors import DomainError, MalformedRequest, NotFound, ValidationFailed
 from alerts.extensions import db
 from alerts.notices import audit
 from alerts.notices import operations as notices
@@ -30,12 +30,15 @@ from alerts.notices.schemas import (
     RejectIn,
     parse,
 )
-from alerts.notices.serializers import audit_out, notice_out, template_out
+from alerts.notices.serializers import audit_out, notice_out, notice_summary_out, template_out
 from alerts.operators.auth import operator_for_api_key
 from alerts.web.openapi import Operation, add_to_document
 from alerts.web.pagination import PAGING_PARAMETERS, page
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: The query parameters GET /notices understands.
+LIST_PARAMETERS = frozenset({"status", "cursor", "limit"})
 
 
 class Unauthorized(DomainError):
@@ -96,12 +99,21 @@ def _answer(notice: Notice, status: int = 200):
 @bp.get("/notices")
 @operator_required
 def list_notices():
-    """Notices, newest first; ``?status=`` filters."""
+    """Notices, newest first; ``?status=`` filters (several: ``?status=draft&status=active``)."""
+    unknown = sorted(set(request.args) - LIST_PARAMETERS)
+    if unknown:
+        # Refused, not ignored: a misspelt filter would otherwise list every notice.
+        raise ValidationFailed.on(unknown[0], "unknown query parameter")
+    statuses = request.args.getlist("status")
+    if bad := [s for s in statuses if s not in {v.value for v in NoticeStatus}]:
+        raise ValidationFailed.on("status", f"not a notice status: {bad[0]}")
     query = select(Notice)
-    if status := request.args.get("status"):
-        query = query.where(Notice.status == status)
+    if statuses:
+        query = query.where(Notice.status.in_(statuses))
     query = query.order_by(Notice.created_at.desc(), Notice.id)
-    found = page(db.session, query, lambda n: notice_out(n, base_url=_base_url()), NoticePage)
+    found = page(
+        db.session, query, lambda n: notice_summary_out(n, base_url=_base_url()), NoticePage
+    )
     return jsonify(found.to_json())
 
 
@@ -238,11 +250,17 @@ def document(app: Flask) -> None:
                     {
                         "name": "status",
                         "in": "query",
-                        "description": "Only notices in this status (another value matches none)",
-                        "schema": {"type": "string", "enum": statuses},
+                        "description": "Only notices in these statuses (repeat the parameter "
+                        "for several)",
+                        "schema": {"type": "array", "items": {"type": "string", "enum": statuses}},
+                        "style": "form",
+                        "explode": True,
                     },
                 ],
-                errors={422: "A bad cursor or limit"},
+                errors={
+                    422: "A bad cursor or limit, a status that is not one, or a query "
+                    "parameter this list does not know (named in the problem)"
+                },
             ),
             "post": Operation(
                 "Create a draft",

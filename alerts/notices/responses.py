@@ -144,7 +144,29 @@ class Template(OutputModel):
     texts: dict[Language, NoticeText]
 
 
-class NoticePage(Page[Notice]):
+class NoticeSummary(OutputModel):
+    """A notice in a list: what it says and where, never its geometry or its revisions
+    (``links.self`` has those), so a page of 500 stays small."""
+
+    id: uuid.UUID
+    status: NoticeStatus
+    revision: int = Field(description="Number of the current revision")
+    category: CategoryName
+    severity: Severity
+    headlines: dict[Language, str]
+    zones: list[str]
+    drawn_area: bool = Field(description="A polygon or circle was drawn besides any zones")
+    onset: datetime | None
+    expires: datetime | None
+    published_at: datetime | None
+    ended_at: datetime | None
+    created_by: Email
+    updated_at: datetime
+    pending_revision: PendingRevision | None
+    links: NoticeLinks
+
+
+class NoticePage(Page[NoticeSummary]):
     """Notices, newest first."""
 
 

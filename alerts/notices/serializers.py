@@ -81,6 +81,34 @@ def notice_out(notice: Notice, *, base_url: str = "") -> responses.Notice:
     )
 
 
+def notice_summary_out(notice: Notice, *, base_url: str = "") -> responses.NoticeSummary:
+    full = notice_out(notice, base_url=base_url)
+    return responses.NoticeSummary.model_validate(
+        {
+            **full.model_dump(
+                include={
+                    "id",
+                    "status",
+                    "revision",
+                    "category",
+                    "severity",
+                    "onset",
+                    "expires",
+                    "published_at",
+                    "ended_at",
+                    "created_by",
+                    "updated_at",
+                    "pending_revision",
+                    "links",
+                }
+            ),
+            "headlines": {lang: text.headline for lang, text in full.texts.items()},
+            "zones": full.area.zones,
+            "drawn_area": full.area.geometry is not None or full.area.circle is not None,
+        }
+    )
+
+
 def audit_out(event: AuditEvent) -> responses.AuditEvent:
     return responses.AuditEvent.model_validate(
         {

@@ -136,3 +136,24 @@ def test_the_database_file_and_the_secret_key_are_private_from_the_start(tmp_pat
     secret = _instance_secret(tmp_path / "instance")
     assert len(secret) > 40 and _instance_secret(tmp_path / "instance") == secret
     assert stat.S_IMODE((tmp_path / "instance" / "secret_key").stat().st_mode) == 0o600
+
+
+def test_notice_lists_stay_small_and_refuse_filters_they_do_not_know(client, author):
+    ring = [[14.56 + i * 1e-5, 60.87 + (i % 2) * 1e-3] for i in range(4000)]
+    ring.append(ring[0])
+    drawn = notice_payload(area={"geometry": {"type": "Polygon", "coordinates": [ring]}})
+    created = client.post("/api/v1/notices", json=drawn, headers=author)
+    assert created.status_code in (201, 422), created.get_json()
+    nid = client.post("/api/v1/notices", json=notice_payload(), headers=author).get_json()["id"]
+    listed = client.get("/api/v1/notices", headers=author).get_json()["items"]
+    assert nid in [n["id"] for n in listed]
+    for item in listed:
+        assert "area_geometry" not in item and "revisions" not in item
+        assert item["headlines"]["sv"] and item["links"]["self"].endswith(item["id"])
+    assert len(json.dumps(listed)) < 2000 * len(listed)
+    typo = client.get("/api/v1/notices?stauts=draft", headers=author)
+    assert typo.status_code == 422 and typo.get_json()["field"] == "stauts"
+    junk = client.get("/api/v1/notices?status=junk", headers=author)
+    assert junk.status_code == 422 and junk.get_json()["field"] == "status"
+    both = client.get("/api/v1/notices?status=draft&status=active", headers=author).get_json()
+    assert nid in [n["id"] for n in both["items"]]
