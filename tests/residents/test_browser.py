@@ -187,7 +187,8 @@ def test_resident_pages_have_no_axe_violations(
     page.goto(f"{live}/subscribe?lang={lang}")
     page.get_by_role("button", name={"sv": "Anmäl mig", "en": "Sign me up"}[lang]).click()
     page.locator("#error-summary").wait_for()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    # The page's script moves focus to the summary once it runs (deferred): wait for it.
+    page.wait_for_function("document.activeElement?.id === 'error-summary'", timeout=10_000)
     page.locator("#address").press_sequentially("Gesundav", delay=30)
     page.get_by_role("option").first.wait_for()
     violations = axe_violations(page, [*WCAG_AA, "best-practice"])
