@@ -91,8 +91,23 @@ class CircleIn(Strict):
         return self
 
 
+AREA_NAME_MAX = 200
+
+
 class AreaIn(Strict):
     zones: Annotated[list[ZoneSlug], Field(max_length=200)] = []
+    name: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=AREA_NAME_MAX),
+            _checked(AREA_NAME_MAX, multiline=False),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The area in words (CAP areaDesc, the texts' place); "
+        "the zones' names when omitted",
+    )
     geometry: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon or MultiPolygon in lon/lat"
     )
