@@ -59,12 +59,13 @@ from alerts.notices.schemas import (
     RejectIn,
     parse,
 )
-from alerts.operators.views import login_required
+from alerts.operators.views import login_required, remember_language
 from alerts.places.models import Zone
 from alerts.web.labels import DELIVERY_STATUS, TABLES, error_message, label
 from channels.base import from_local
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+bp.after_request(remember_language)
 
 S = NoticeStatus
 R = RevisionState

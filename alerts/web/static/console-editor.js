@@ -160,6 +160,10 @@
       },
       onEachFeature: function (feature, layer) {
         layers[feature.properties.slug] = layer;
+        layer.once("add", function () {
+          var path = layer.getElement && layer.getElement();
+          if (path) { path.setAttribute("data-zone", String(feature.properties.slug)); }
+        });
         layer.bindTooltip(String(feature.properties.name || ""));
         layer.on("click", function () {
           var box = boxes[feature.properties.slug];
@@ -178,6 +182,13 @@
       b.addEventListener("change", function () { restyle(); reach(); });
     });
 
+    // A view first: a circle in metres cannot be placed on a map without one.
+    var zoneBounds = zones.getBounds();
+    if (zoneBounds.isValid()) {
+      map.fitBounds(zoneBounds, { padding: [16, 16], maxZoom: 15 });
+    } else {
+      map.setView([62.0, 15.0], 5);
+    }
     var drawn = new L.FeatureGroup().addTo(map);
     var polygonLayer = null;
     var circleLayer = null;
@@ -266,11 +277,8 @@
     }
 
     setupAddressSearch(map, setCircle);
-    var bounds = drawn.getLayers().length ? drawn.getBounds() : zones.getBounds();
-    if (bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [16, 16], maxZoom: 15 });
-    } else {
-      map.setView([62.0, 15.0], 5);
+    if (drawn.getLayers().length) {
+      map.fitBounds(drawn.getBounds().extend(zoneBounds), { padding: [16, 16], maxZoom: 15 });
     }
     element.setAttribute("data-map-ready", String(Object.keys(layers).length));
   }
