@@ -27,11 +27,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from alerts.config import settings
+from alerts.dispatch.console import tell_approvers
 from alerts.dispatch.models import Delivery
 from alerts.dispatch.report import delivery_report
 from alerts.errors import DomainError, ValidationFailed
@@ -232,6 +233,8 @@ def _editor_post(mode: str, notice: Notice | None):
                 else gettext("Uppdateringen väntar nu på godkännande.")
             )
         db.session.commit()
+        if mode == "update":
+            _tell(notice)
     except ValidationFailed as exc:
         db.session.rollback()
         errors = exc.errors or []
@@ -257,6 +260,22 @@ def new_notice():
     if draft.template not in TEMPLATES:
         draft.template = ""
     return _editor(draft, mode="new")
+
+
+def _tell(notice: Notice) -> None:
+    """Tell the approvers that what was just committed waits for them."""
+    waiting = notice.working_revision
+    if waiting is not None and waiting.state == R.PENDING_APPROVAL:
+        told = tell_approvers(db.session, notice, waiting)
+        if told:
+            flash(
+                ngettext(
+                    "%(num)d godkännare har fått e-post om att det väntar.",
+                    "%(num)d godkännare har fått e-post om att det väntar.",
+                    len(told),
+                ),
+                "ok",
+            )
 
 
 def _guard(notice: Notice, action: str) -> None:
@@ -309,6 +328,7 @@ def all_clear(notice_id: str):
             data = parse(CancelIn, {"texts": draft.texts_in()})
             notices.cancel_notice(db.session, notice, data, by=g.operator)
             db.session.commit()
+            _tell(notice)
             flash(gettext("Avblåsningen väntar nu på godkännande."), "ok")
             return redirect(url_for("console.notice_detail", notice_id=notice.id))
         except ValidationFailed as exc:
@@ -581,6 +601,8 @@ def notice_action(notice_id: str, action: str):
     try:
         _act(action, notice, request.form)
         db.session.commit()
+        if action == "submit":
+            _tell(notice)
         status = label("notice_status", notice.status)
         if notice.working_revision is not None:
             flash(

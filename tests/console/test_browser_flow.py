@@ -212,7 +212,12 @@ def test_draft_approve_publish_update_and_all_clear_in_the_browser(chromium, liv
     run_dispatcher(app)
     assert {m.to for m in twilio.messages} == {"+46701740605", "+46701740606"}
     assert any("Koka vattnet i Bergkarlås" in m.body for m in twilio.messages)
-    assert {tuple(m.rcpt_tos) for m in smtp.received} == {("g@example.se",), ("b@example.se",)}
+    residents = [m for m in smtp.received if m.rcpt_tos != ["approver@test.varsla.se"]]
+    assert {tuple(m.rcpt_tos) for m in residents} == {("g@example.se",), ("b@example.se",)}
+    # the approver was told by email, with a link to the notice
+    told = [m for m in smtp.received if m.rcpt_tos == ["approver@test.varsla.se"]]
+    path = notice_url.removeprefix(base)
+    assert len(told) == 1 and f"http://varsla.test{path}" in told[0].message.get_content()
 
     # --- the author proposes an update; the approver sees what changed ----------------
     author.goto(notice_url)
@@ -246,7 +251,8 @@ def test_draft_approve_publish_update_and_all_clear_in_the_browser(chromium, liv
     run_dispatcher(app)
     assert sum("Faran över i Bergkarlås" in m.body for m in twilio.messages) == 1
     assert sum("All clear in Bergkarlås" in m.body for m in twilio.messages) == 1
-    assert len(smtp.received) == 6
+    assert len([m for m in smtp.received if m.rcpt_tos != ["approver@test.varsla.se"]]) == 6
+    assert len(smtp.received) == 9  # and the approver was told of the update and all-clear
 
     # --- the delivery counts, kept current by polling -----------------------------------
     approver.goto(notice_url)
@@ -258,3 +264,22 @@ def test_draft_approve_publish_update_and_all_clear_in_the_browser(chromium, liv
     assert errors == []
     author_ctx.close()
     approver_ctx.close()
+
+
+def test_the_editor_works_without_javascript(chromium, live):
+    """Progressive enhancement: zones are checkboxes, the texts plain fields."""
+    _app, base = live
+    context = chromium.new_context(java_script_enabled=False, bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{base}/console/login")
+    page.get_by_label("E-post").fill("author@test.varsla.se")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.goto(f"{base}/console/notices/new")
+    assert page.locator("#map-tools").is_hidden()
+    page.select_option("#template", "boil_water")
+    page.locator("input[name=zones][value=bergkarlas]").check()
+    page.locator("button[name=do][value=save]").click()
+    page.wait_for_url(re.compile(r".*/console/notices/[0-9a-f-]{36}$"))
+    assert page.locator("h1").inner_text() == "Koka vattnet i Bergkarlås"
+    context.close()

@@ -199,3 +199,20 @@ def test_the_all_clear_is_prefilled_from_its_template_and_editable(session, offi
     waiting = session.get(Notice, live.id).revisions[-1]
     assert waiting.msg_type == "Cancel" and waiting.state == "pending_approval"
     assert waiting.texts["sv"]["headline"] == "Faran över i Gesunda: drick som vanligt"
+
+
+def test_an_approved_notice_is_scheduled_from_the_console(session, office, as_):
+    from tests.console.conftest import notice_in_state
+
+    notice = notice_in_state(session, office, "approved")
+    client = as_("author")
+    answer = client.post(
+        f"/console/notices/{notice.id}/publish",
+        data={"at": "2099-06-01T08:30"},
+        follow_redirects=True,
+    )
+    page = answer.get_data(as_text=True)
+    assert "Klart. Meddelandet: Schemalagt." in page
+    assert '<time datetime="2099-06-01T06:30:00+00:00">2099-06-01 08:30</time>' in page
+    session.expire_all()
+    assert session.get(Notice, notice.id).status == "scheduled"

@@ -161,3 +161,19 @@ def test_every_console_page_opens_for_every_role(session, office, as_, who):
         f"/console/notices/{notice.id}/preview/email-sv",
     ]:
         assert client.get(path).status_code == 200, (who, path)
+
+
+def test_approvers_are_told_that_a_submitted_notice_waits_for_them(session, office, as_):
+    from sqlalchemy import select
+
+    from alerts.models import OutboxMessage
+
+    notice = notice_in_state(session, office, "draft")
+    client = as_("author")
+    done = client.post(f"/console/notices/{notice.id}/submit", follow_redirects=True)
+    assert "2 godkännare har fått e-post om att det väntar." in done.get_data(as_text=True)
+    session.expire_all()
+    mails = session.scalars(select(OutboxMessage).order_by(OutboxMessage.recipient)).all()
+    assert [m.recipient for m in mails] == ["admin@test.varsla.se", "approver@test.varsla.se"]
+    assert f"http://varsla.test/console/notices/{notice.id}" in mails[0].body
+    assert "Koka vattnet i Gesunda" in mails[0].subject
