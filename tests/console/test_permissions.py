@@ -123,6 +123,7 @@ def test_anonymous_is_sent_to_login_everywhere(session, office, app):
         "/console/",
         "/console/notices/new",
         "/console/outbox",
+        "/console/admin/audit",
         f"/console/notices/{notice.id}",
         f"/console/notices/{notice.id}/edit",
         f"/console/notices/{notice.id}/update",
