@@ -474,7 +474,8 @@ def notice_detail(notice_id: str):
             else {},
             "email": {
                 lang: console_previews.email_preview(db.session, notice, shown, lang)
-                for lang in shown.texts
+                for lang in LANGUAGES
+                if lang in shown.texts
             }
             if "email" in shown.channels
             else {},

@@ -14,8 +14,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Console login and the account commands."""
-    from alerts.operators import cli, views
+    from alerts.operators import admin, cli, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(admin.bp)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

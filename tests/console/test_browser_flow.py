@@ -75,6 +75,7 @@ def live(database_url, tmp_path, providers):
         create_zone(session, "bergkarlas", "Bergkarlås", BERGKARLAS_BOX)
         create_operator(session, "author", "author@test.varsla.se")
         create_operator(session, "approver", "approver@test.varsla.se")
+        create_operator(session, "admin", "admin@test.varsla.se")
         add_subscriber(session, centre(GESUNDA_BOX), phone="+46701740605", email="g@example.se")
         add_subscriber(
             session,
@@ -190,7 +191,7 @@ def test_draft_approve_publish_update_and_all_clear_in_the_browser(chromium, liv
     # previews: the SMS per language, the email
     assert "Koka vattnet i Bergkarlås" in author.locator("pre.sms[lang=sv]").inner_text()
     assert "Boil water in Bergkarlås" in author.locator("pre.sms[lang=en]").inner_text()
-    email = author.frame_locator("iframe.email-html").first
+    email = author.frame_locator("iframe.email-html[data-lang=sv]")
     assert "Koka vattnet i Bergkarlås" in email.locator("body").inner_text()
     assert "2" in author.locator("#reach-summary").inner_text()
     axe_clean(author, "draft")
@@ -282,4 +283,13 @@ def test_the_editor_works_without_javascript(chromium, live):
     page.locator("button[name=do][value=save]").click()
     page.wait_for_url(re.compile(r".*/console/notices/[0-9a-f-]{36}$"))
     assert page.locator("h1").inner_text() == "Koka vattnet i Bergkarlås"
+    context.close()
+
+
+def test_admin_pages_are_accessible(chromium, live):
+    _app, base = live
+    context, page = log_in(chromium, base, "admin@test.varsla.se", "sv")
+    for path in ("/console/admin/accounts", "/console/admin/audit", "/console/outbox"):
+        page.goto(base + path)
+        axe_clean(page, path)
     context.close()

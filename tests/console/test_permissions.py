@@ -124,6 +124,7 @@ def test_anonymous_is_sent_to_login_everywhere(session, office, app):
         "/console/notices/new",
         "/console/outbox",
         "/console/admin/audit",
+        "/console/admin/accounts",
         f"/console/notices/{notice.id}",
         f"/console/notices/{notice.id}/edit",
         f"/console/notices/{notice.id}/update",
