@@ -61,6 +61,8 @@ class Settings(BaseModel):
     # Deliveries (who was sent what) and local-outbox copies, after a notice ended; 0 keeps
     # them. Match the municipality's records-management decision.
     delivery_retention_days: float = Field(365.0, ge=0, alias="VARSLA_DELIVERY_RETENTION_DAYS")
+    # Price of one SMS part, in the currency the console shows (SEK), for cost estimates.
+    sms_price: float = Field(0.5, ge=0, alias="VARSLA_SMS_PRICE")
     tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png", alias="VARSLA_TILE_URL")
     tile_attribution: str = Field("© OpenStreetMap contributors", alias="VARSLA_TILE_ATTRIBUTION")
     scheduler_interval_s: float = Field(10.0, gt=0, alias="VARSLA_SCHEDULER_INTERVAL_S")

@@ -20,13 +20,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """The notices API and console pages, the activation and expiry jobs, the notice gauge."""
-    from alerts.notices import api, console, jobs
+    from alerts.notices import api, console, console_admin, jobs
     from alerts.scheduling import register_job
     from alerts.web.ops import register_metrics
 
     app.register_blueprint(api.bp)
     api.document(app)
     app.register_blueprint(console.bp)
+    app.register_blueprint(console_admin.bp)
     register_job(app, "activate_due", jobs.activate_due)
     register_job(app, "expire_ended", jobs.expire_ended)
     register_metrics(app, jobs.notice_metrics)

@@ -19,15 +19,20 @@ from alerts.notices import audit
 from alerts.notices import operations as notices
 from alerts.notices.models import Notice, NoticeStatus
 from alerts.notices.notice_templates import TEMPLATES
+from alerts.notices.reach import PUSH_CHANNELS, reach, reach_of_area
 from alerts.notices.responses import AuditTrail, NoticePage, TemplateList
 from alerts.notices.responses import Notice as NoticeOut
+from alerts.notices.responses import Reach as ReachOut
 from alerts.notices.schemas import (
+    AreaIn,
     CancelIn,
+    ChannelName,
     EmptyIn,
     NoticeChangesIn,
     NoticeIn,
     PublishIn,
     RejectIn,
+    Strict,
     parse,
 )
 from alerts.notices.serializers import audit_out, notice_out, notice_summary_out, template_out
@@ -196,6 +201,48 @@ def cancel(notice_id: str):
     return _answer(notices.cancel_notice(db.session, notice_or_404(notice_id), data, by=g.operator))
 
 
+class ReachIn(Strict):
+    """``POST /api/v1/reach``: an area not saved yet, in the create shape."""
+
+    area: AreaIn
+    channels: list[ChannelName] = list(PUSH_CHANNELS)  # type: ignore[arg-type]
+
+
+def reach_out(found) -> ReachOut:
+    return ReachOut.model_validate(
+        {
+            "subscribers": found.subscribers,
+            "channels": {
+                channel: {"total": sum(counts.values()), "by_language": counts}
+                for channel, counts in found.by_channel.items()
+            },
+            "addresses": found.addresses,
+            "addresses_without_subscriber": found.addresses_without_subscriber,
+        }
+    )
+
+
+@bp.get("/notices/<notice_id>/reach")
+@operator_required
+def notice_reach(notice_id: str):
+    """Who the notice reaches: its newest revision's area and channels."""
+    notice = notice_or_404(notice_id)
+    revision = notice.revisions[-1]
+    if not revision.area_geojson:
+        raise NotFound("The notice has no area")
+    found = reach_of_area(db.session, revision.area_geojson, revision.area_bbox, revision.channels)
+    return jsonify(reach_out(found).to_json())
+
+
+@bp.post("/reach")
+@operator_required
+def area_reach():
+    """Who an area would reach, before it is saved."""
+    data = parse(ReachIn, json_body())
+    found = reach(db.session, data.area.model_dump(exclude_none=True), data.channels)
+    return jsonify(reach_out(found).to_json())
+
+
 @bp.get("/templates")
 @operator_required
 def list_templates():
@@ -315,6 +362,26 @@ def document(app: Flask) -> None:
         ),
         "/templates": {
             "get": Operation("Notice templates", answer=TemplateList),
+        },
+        "/notices/{notice_id}/reach": {
+            "get": Operation(
+                "Who the notice reaches: subscribers per channel and language, and "
+                "register addresses inside its area with no subscriber",
+                answer=ReachOut,
+                parameters=[NOTICE_ID_PARAMETER],
+                errors={404: NO_SUCH_NOTICE},
+            )
+        },
+        "/reach": {
+            "post": Operation(
+                "Who an unsaved area would reach",
+                answer=ReachOut,
+                body=ReachIn,
+                errors={
+                    400: "The body is not valid JSON",
+                    422: "Invalid input; `field` names the first field at fault",
+                },
+            )
         },
     }
     add_to_document(app, paths=paths)

@@ -1,88 +1,77 @@
-"""The operator console's notice pages: the list, a new notice, one notice, and the lifecycle
-actions as forms."""
+"""The operator console's notice pages: the dashboard, the editor (new, edit, update,
+all-clear), one notice with its previews, reach and delivery, and the lifecycle actions.
+
+Which actions a page offers and which POSTs are accepted is one answer
+(:mod:`alerts.notices.console_rules`). The editor's form handling lives in
+:mod:`alerts.notices.console_editor`, the channel previews in
+:mod:`alerts.notices.console_previews`, the reach in :mod:`alerts.notices.reach`.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
-from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, ngettext
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Optional
+from sqlalchemy import func, select
 
 from alerts.config import settings
-from alerts.dispatch.report import delivery_report, revision_sms_preview
+from alerts.dispatch.console import tell_approvers
+from alerts.dispatch.models import Delivery
+from alerts.dispatch.report import delivery_report
 from alerts.errors import DomainError, ValidationFailed
 from alerts.extensions import db
-from alerts.notices import audit
+from alerts.i18n import N_
+from alerts.notices import audit, console_previews, console_rules
 from alerts.notices import operations as notices
-from alerts.notices.models import Notice
-from alerts.notices.notice_templates import TEMPLATES
-from alerts.notices.schemas import CancelIn, NoticeIn, RejectIn, parse
-from alerts.operators.views import login_required
+from alerts.notices.console_editor import (
+    CHOICE_FIELDS,
+    LANGUAGES,
+    TEXT_FIELDS,
+    Draft,
+    errors_by_field,
+    municipalities,
+)
+from alerts.notices.lifecycle import LIVE
+from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
+from alerts.notices.notice_templates import TEMPLATES, fill_template
+from alerts.notices.reach import Reach, reach, reach_of_area
+from alerts.notices.schemas import (
+    ALL_CHANNELS,
+    CancelIn,
+    NoticeChangesIn,
+    NoticeIn,
+    RejectIn,
+    parse,
+)
+from alerts.operators.views import login_required, remember_language
 from alerts.places.models import Zone
-from alerts.web.labels import DELIVERY_STATUS, choices, error_message, label
+from alerts.web.labels import DELIVERY_STATUS, TABLES, error_message, label
 from channels.base import from_local
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+bp.after_request(remember_language)
 
-
-class NewNoticeForm(FlaskForm):
-    template = SelectField(lazy_gettext("Mall"), choices=choices("template", TEMPLATES))
-    zones = SelectMultipleField(lazy_gettext("Zoner"), validators=[DataRequired()])
-    place = StringField(lazy_gettext("Platsnamn (valfritt)"))
-    onset = DateTimeLocalField(
-        lazy_gettext("Börjar"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
-    expires = DateTimeLocalField(
-        lazy_gettext("Upphör"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
-    )
-
-
-@bp.get("/")
-@login_required
-def notice_list():
-    rows = db.session.scalars(select(Notice).order_by(Notice.created_at.desc()).limit(200)).all()
-    return render_template("console/notices.html", notices=rows)
-
-
-@bp.route("/notices/new", methods=["GET", "POST"])
-@login_required
-def new_notice():
-    form = NewNoticeForm()
-    form.zones.choices = [
-        (z.slug, z.name) for z in db.session.scalars(select(Zone).order_by(Zone.name))
-    ]
-    errors: list = []
-    if form.validate_on_submit():
-        payload = {
-            "template": form.template.data,
-            "template_values": {"place": form.place.data} if form.place.data else {},
-            "area": {"zones": form.zones.data},
-            "onset": from_local(form.onset.data) if form.onset.data else None,
-            "expires": from_local(form.expires.data) if form.expires.data else None,
-        }
-        try:
-            data = parse(NoticeIn, {k: v for k, v in payload.items() if v is not None})
-            notice = notices.create_notice(db.session, data, by=g.operator)
-            db.session.commit()
-            return redirect(url_for("console.notice_detail", notice_id=notice.id))
-        except ValidationFailed as exc:
-            db.session.rollback()
-            errors = exc.errors
-    return render_template("console/new.html", form=form, errors=errors)
+S = NoticeStatus
+R = RevisionState
+#: Delivery statuses that are done (one way or the other), for progress figures.
+FINISHED = ("sent", "delivered", "undelivered", "failed", "dropped", "opted_out", "accepted")
 
 
 def _get(notice_id: str) -> Notice:
@@ -92,49 +81,529 @@ def _get(notice_id: str) -> Notice:
         abort(404)
 
 
+def _progress(ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per notice: deliveries finished and in all."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Delivery.notice_id, Delivery.status, func.count())
+        .where(Delivery.notice_id.in_(ids))
+        .group_by(Delivery.notice_id, Delivery.status)
+    ).all()
+    found: dict[uuid.UUID, tuple[int, int]] = {}
+    for notice_id, status, count in rows:
+        done, total = found.get(notice_id, (0, 0))
+        found[notice_id] = (done + (count if status in FINISHED else 0), total + count)
+    return found
+
+
+def area_words(revision: NoticeRevision) -> str:
+    """The area in words, as its texts and CAP ``areaDesc`` name it."""
+    names = dict(db.session.execute(select(Zone.slug, Zone.name)).all())
+    return (
+        revision.area_request.get("name")
+        or ", ".join(names.get(s, s) for s in revision.zone_slugs)
+        or gettext("Område ritat på kartan")
+    )
+
+
+@bp.get("/")
+@login_required
+def notice_list():
+    """The dashboard: what waits for me first, then active, waiting, scheduled and drafts."""
+    rows = db.session.scalars(
+        select(Notice)
+        .where(Notice.status.not_in([S.CANCELLED, S.EXPIRED]))
+        .order_by(Notice.updated_at.desc())
+        .limit(500)
+    ).all()
+    ended = db.session.scalars(
+        select(Notice)
+        .where(Notice.status.in_([S.CANCELLED, S.EXPIRED]))
+        .order_by(Notice.updated_at.desc())
+        .limit(20)
+    ).all()
+    sections: dict[str, list[Notice]] = {
+        "mine": [],
+        "active": [],
+        "waiting": [],
+        "scheduled": [],
+        "drafts": [],
+        "ended": list(ended),
+    }
+    for notice in rows:
+        if console_rules.waits_for(db.session, notice, g.operator):
+            sections["mine"].append(notice)
+        working = notice.working_revision
+        if notice.status == S.ACTIVE:
+            sections["active"].append(notice)
+        elif notice.status == S.SCHEDULED:
+            sections["scheduled"].append(notice)
+        elif notice.status == S.DRAFT:
+            sections["drafts"].append(notice)
+        if working is not None and working.state in (R.PENDING_APPROVAL, R.APPROVED):
+            sections["waiting"].append(notice)
+    progress = _progress([n.id for n in rows] + [n.id for n in ended])
+    return render_template(
+        "console/notices.html",
+        sections=sections,
+        progress=progress,
+        area_words=area_words,
+    )
+
+
+# --- the editor -----------------------------------------------------------------------
+
+
+def _editor(draft: Draft, *, mode: str, notice: Notice | None = None, errors=None, status=200):
+    zones = list(db.session.scalars(select(Zone).order_by(Zone.kind, Zone.name)))
+    needs_confirmation = len(municipalities(db.session, draft.zones)) > 1
+    return (
+        render_template(
+            "console/editor.html",
+            draft=draft,
+            mode=mode,
+            notice=notice,
+            zones=zones,
+            errors=errors or {},
+            templates=list(TEMPLATES),
+            choices={name: list(TABLES[name]) for name in CHOICE_FIELDS},
+            channels=list(ALL_CHANNELS),
+            languages=LANGUAGES,
+            text_fields=TEXT_FIELDS,
+            form=FlaskForm(),
+            needs_confirmation=needs_confirmation,
+            municipalities=municipalities(db.session, draft.zones),
+            zones_json=_zones_geojson(zones),
+            tile_url=settings().tile_url,
+            tile_attribution=settings().tile_attribution,
+        ),
+        status,
+    )
+
+
+def _zones_geojson(zones: list[Zone]) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"slug": z.slug, "name": z.name, "kind": z.kind},
+                "geometry": z.geometry,
+            }
+            for z in zones
+        ],
+    }
+
+
+def _check_municipalities(draft: Draft) -> None:
+    found = municipalities(db.session, draft.zones)
+    if len(found) > 1 and not draft.confirm_municipalities:
+        raise ValidationFailed.on(
+            "zones",
+            N_(
+                "Zonerna ligger i olika kommuner (%(names)s). "
+                "Bekräfta att meddelandet ska gå till alla."
+            ),
+            names=", ".join(found),
+        )
+
+
+def _editor_post(mode: str, notice: Notice | None):
+    """Save the editor's form: create, edit a draft or propose an update."""
+    draft = Draft.from_form(request.form)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    if request.form.get("do") == "fill":
+        draft.fill_from_template(db.session)
+        return _editor(draft, mode=mode, notice=notice)
+    try:
+        _check_municipalities(draft)
+        if mode == "new":
+            data = parse(NoticeIn, draft.create_payload())
+            notice = notices.create_notice(db.session, data, by=g.operator)
+            message = gettext("Utkastet är sparat. Granska det och skicka det för godkännande.")
+        else:
+            assert notice is not None
+            changes = parse(NoticeChangesIn, draft.change_payload())
+            notices.update_notice(db.session, notice, changes, by=g.operator)
+            message = (
+                gettext("Utkastet är sparat.")
+                if mode == "edit"
+                else gettext("Uppdateringen väntar nu på godkännande.")
+            )
+        db.session.commit()
+        if mode == "update":
+            _tell(notice)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        errors = exc.errors or []
+        return _editor(draft, mode=mode, notice=notice, errors=errors_by_field(errors), status=422)
+    except DomainError as exc:
+        db.session.rollback()
+        return _editor(
+            draft, mode=mode, notice=notice, errors={"form": [error_message(exc)]}, status=409
+        )
+    flash(message, "ok")
+    return redirect(url_for("console.notice_detail", notice_id=notice.id))
+
+
+@bp.route("/notices/new", methods=["GET", "POST"])
+@login_required
+def new_notice():
+    refused = console_rules.may_write(g.operator)
+    if refused is not None:
+        raise refused
+    if request.method == "POST":
+        return _editor_post("new", None)
+    draft = Draft(template=request.args.get("template", ""))
+    if draft.template not in TEMPLATES:
+        draft.template = ""
+    return _editor(draft, mode="new")
+
+
+def _tell(notice: Notice) -> None:
+    """Tell the approvers that what was just committed waits for them."""
+    waiting = notice.working_revision
+    if waiting is not None and waiting.state == R.PENDING_APPROVAL:
+        told = tell_approvers(db.session, notice, waiting)
+        if told:
+            flash(
+                ngettext(
+                    "%(num)d godkännare har fått e-post om att det väntar.",
+                    "%(num)d godkännare har fått e-post om att det väntar.",
+                    len(told),
+                ),
+                "ok",
+            )
+
+
+def _guard(notice: Notice, action: str) -> None:
+    problem = console_rules.refusal(db.session, notice, g.operator, action)
+    if problem is not None:
+        raise problem
+
+
+@bp.route("/notices/<notice_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_notice(notice_id: str):
+    notice = _get(notice_id)
+    _guard(notice, "edit")
+    if request.method == "POST":
+        return _editor_post("edit", notice)
+    return _editor(Draft.from_revision(notice.revisions[-1]), mode="edit", notice=notice)
+
+
+@bp.route("/notices/<notice_id>/update", methods=["GET", "POST"])
+@login_required
+def update_notice(notice_id: str):
+    notice = _get(notice_id)
+    _guard(notice, "update")
+    if request.method == "POST":
+        return _editor_post("update", notice)
+    return _editor(Draft.from_revision(notice.current_revision), mode="update", notice=notice)
+
+
+def _all_clear_texts(notice: Notice) -> dict[str, dict[str, str]]:
+    base = notice.current_revision
+    _, texts = fill_template("all_clear", place=area_words(base), onset=None, expires=None)
+    return texts
+
+
+@bp.route("/notices/<notice_id>/all-clear", methods=["GET", "POST"])
+@login_required
+def all_clear(notice_id: str):
+    """The all-clear, prefilled from its template and editable; it waits for approval."""
+    notice = _get(notice_id)
+    _guard(notice, "all-clear")
+    texts = _all_clear_texts(notice)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        draft = Draft.from_form(request.form)
+        texts = draft.texts
+        try:
+            data = parse(CancelIn, {"texts": draft.texts_in()})
+            notices.cancel_notice(db.session, notice, data, by=g.operator)
+            db.session.commit()
+            _tell(notice)
+            flash(gettext("Avblåsningen väntar nu på godkännande."), "ok")
+            return redirect(url_for("console.notice_detail", notice_id=notice.id))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors, status = errors_by_field(exc.errors or []), 422
+    return (
+        render_template(
+            "console/all_clear.html",
+            notice=notice,
+            texts=texts,
+            errors=errors,
+            languages=LANGUAGES,
+            text_fields=TEXT_FIELDS,
+            form=FlaskForm(),
+        ),
+        status,
+    )
+
+
+# --- JSON helpers for the editor's script (session login, CSRF header) ------------------
+
+
+def _reach_json(found: Reach) -> dict[str, Any]:
+    return {
+        "subscribers": found.subscribers,
+        "channels": {
+            channel: {"total": sum(counts.values()), "by_language": counts}
+            for channel, counts in found.by_channel.items()
+        },
+        "addresses": found.addresses,
+        "addresses_without_subscriber": found.addresses_without_subscriber,
+    }
+
+
+@bp.post("/reach")
+@login_required
+def area_reach():
+    """The reach of the editor's area as it is now (``{"area": ..., "channels": [...]}``)."""
+    body = request.get_json(silent=True) or {}
+    try:
+        area = parse(NoticeIn, {"area": body.get("area"), "texts": {}}).area
+        found = reach(
+            db.session, area.model_dump(exclude_none=True), body.get("channels") or ALL_CHANNELS
+        )
+    except ValidationFailed as exc:
+        return jsonify(
+            {"error": gettext("Området går inte att räkna på ännu."), "detail": str(exc.message)}
+        ), 422
+    return jsonify(_reach_json(found))
+
+
+@bp.post("/sms-parts")
+@login_required
+def sms_parts():
+    """Per language, the SMS the typed texts make: body, parts, encoding."""
+    body = request.get_json(silent=True) or {}
+    texts = body.get("texts") if isinstance(body, dict) else None
+    if not isinstance(texts, dict):
+        return jsonify({}), 422
+    return jsonify(console_previews.typed_sms(texts))
+
+
+# --- one notice -----------------------------------------------------------------------
+
+
+def _reach_of(revision: NoticeRevision) -> Reach | None:
+    if not revision.area_geojson:
+        return None
+    return reach_of_area(db.session, revision.area_geojson, revision.area_bbox, revision.channels)
+
+
+def _changes(notice: Notice) -> dict[str, Any] | None:
+    """What the waiting revision changes in the published one (texts, area, fields)."""
+    waiting, published = notice.working_revision, notice.published_revision
+    if waiting is None or published is None:
+        return None
+    fields = [
+        name
+        for name in (*CHOICE_FIELDS, "onset", "expires", "channels")
+        if getattr(waiting, name) != getattr(published, name)
+    ]
+    texts = [
+        (lang, name)
+        for lang in LANGUAGES
+        for name in TEXT_FIELDS
+        if (waiting.texts.get(lang) or {}).get(name, "")
+        != (published.texts.get(lang) or {}).get(name, "")
+    ]
+    return {
+        "old": published,
+        "new": waiting,
+        "fields": fields,
+        "texts": texts,
+        "area": waiting.area_geojson != published.area_geojson
+        or waiting.area_request.get("name") != published.area_request.get("name"),
+        "old_area": area_words(published),
+        "new_area": area_words(waiting),
+    }
+
+
+def _map_data(notice: Notice, shown: NoticeRevision) -> dict[str, Any]:
+    features = []
+    changes = _changes(notice)
+    if changes and changes["area"]:
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "role": "old",
+                    "severity": "ended",
+                    "headline": gettext("Publicerat område"),
+                },
+                "geometry": changes["old"].area_geojson,
+            }
+        )
+    if shown.area_geojson:
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "role": "new",
+                    "severity": shown.severity,
+                    "headline": area_words(shown),
+                },
+                "geometry": shown.area_geojson,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
 @bp.get("/notices/<notice_id>")
 @login_required
 def notice_detail(notice_id: str):
     notice = _get(notice_id)
+    shown = notice.working_revision or notice.current_revision
+    found = _reach_of(shown)
+    sms_recipients = found.by_channel.get("sms", {}) if found else {}
+    previews: dict[str, Any] = {}
+    if notice.status not in (S.CANCELLED, S.EXPIRED) or notice.working_revision is not None:
+        previews = {
+            "sms": console_previews.sms_previews(db.session, notice, shown, sms_recipients)
+            if "sms" in shown.channels
+            else {},
+            "email": {
+                lang: console_previews.email_preview(db.session, notice, shown, lang)
+                for lang in LANGUAGES
+                if lang in shown.texts
+            }
+            if "email" in shown.channels
+            else {},
+            "documents": True,
+        }
     return render_template(
         "console/notice.html",
         notice=notice,
+        shown=shown,
+        area=area_words(shown),
         events=audit.trail(db.session, notice),
         deliveries=delivery_report(db.session, notice.id),
-        sms=revision_sms_preview(
-            db.session,
-            notice,
-            notice.working_revision or notice.current_revision,
-            settings().base_url,
-        ),
+        reach=found,
+        previews=previews,
+        sms_price=settings().sms_price,
+        changes=_changes(notice),
+        can=console_rules.allowed(db.session, notice, g.operator),
+        map_data=_map_data(notice, shown),
+        tile_url=settings().tile_url,
+        tile_attribution=settings().tile_attribution,
         form=FlaskForm(),
         delivery_statuses=list(DELIVERY_STATUS),
+        live=notice.status in LIVE,
+        configured={"sms": settings().sms_configured, "email": settings().email_configured},
+        reason_words=reason_words,
     )
 
 
-ACTIONS: dict[str, Callable[..., Notice]] = {
-    "submit": lambda s, n, by, f: notices.submit_notice(s, n, by=by),
-    "approve": lambda s, n, by, f: notices.approve_notice(s, n, by=by),
-    "reject": lambda s, n, by, f: notices.reject_notice(
-        s, n, by=by, reason=parse(RejectIn, {"reason": f.get("reason", "")}).reason
-    ),
-    "return-to-draft": lambda s, n, by, f: notices.return_to_draft(s, n, by=by),
-    "publish": lambda s, n, by, f: notices.publish_notice(
-        s, n, by=by, emergency_reason=f.get("emergency_reason") or None
-    ),
-    "cancel": lambda s, n, by, f: notices.cancel_notice(s, n, CancelIn(), by=by),
-}
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'; form-action 'none'; base-uri 'none'"
+)
+
+
+@bp.get("/notices/<notice_id>/preview/<kind>")
+@login_required
+def preview(notice_id: str, kind: str):
+    """One channel's rendering of what waits (or is current), framed by the notice page:
+    ``email-sv``/``email-en`` (HTML), ``banner-sv``/``banner-en``, ``feed-sv``, ``cap``."""
+    notice = _get(notice_id)
+    shown = notice.working_revision or notice.current_revision
+    name, _, lang = kind.partition("-")
+    if kind != "cap" and lang not in LANGUAGES:
+        abort(404)
+    if name == "email":
+        body, mimetype = (
+            console_previews.email_preview(db.session, notice, shown, lang).html,
+            "text/html",
+        )
+    elif name == "banner":
+        body, mimetype = (
+            console_previews.banner_preview(db.session, notice, shown, lang),
+            "text/html",
+        )
+    elif name == "feed":
+        body, mimetype = (
+            console_previews.feed_preview(db.session, notice, shown, lang),
+            "text/plain",
+        )
+    elif kind == "cap":
+        body, mimetype = console_previews.cap_preview(db.session, notice, shown), "text/plain"
+    else:
+        abort(404)
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+# --- lifecycle actions ----------------------------------------------------------------
+
+
+def _publish_at(form) -> datetime | None:
+    value = (form.get("at") or "").strip()
+    if not value:
+        return None
+    try:
+        return from_local(datetime.strptime(value, "%Y-%m-%dT%H:%M"))
+    except ValueError:
+        raise ValidationFailed.on("at", N_("måste vara en tid, som 2026-12-24 08:00")) from None
+
+
+def _act(action: str, notice: Notice, form) -> None:
+    session, by = db.session, g.operator
+    if action == "submit":
+        notices.submit_notice(session, notice, by=by)
+    elif action == "approve":
+        notices.approve_notice(session, notice, by=by)
+    elif action == "reject":
+        reason = parse(RejectIn, {"reason": form.get("reason", "")}).reason
+        notices.reject_notice(session, notice, by=by, reason=reason)
+    elif action == "return-to-draft":
+        notices.return_to_draft(session, notice, by=by)
+    elif action == "publish":
+        notices.publish_notice(session, notice, by=by, at=_publish_at(form))
+    elif action == "emergency-publish":
+        notices.publish_notice(
+            session, notice, by=by, emergency_reason=(form.get("emergency_reason") or "").strip()
+        )
+    elif action == "withdraw":
+        notices.cancel_notice(session, notice, CancelIn(), by=by)
+
+
+POST_ACTIONS = (
+    "submit",
+    "approve",
+    "reject",
+    "return-to-draft",
+    "publish",
+    "emergency-publish",
+    "withdraw",
+)
 
 
 @bp.post("/notices/<notice_id>/<action>")
 @login_required
 def notice_action(notice_id: str, action: str):
-    if action not in ACTIONS:
+    if action == "cancel":
+        action = "withdraw"  # the old console's name
+    if action not in POST_ACTIONS:
         abort(404)
     notice = _get(notice_id)
+    _guard(notice, action)
     try:
-        ACTIONS[action](db.session, notice, g.operator, request.form)
+        _act(action, notice, request.form)
         db.session.commit()
+        if action == "submit":
+            _tell(notice)
         status = label("notice_status", notice.status)
         if notice.working_revision is not None:
             flash(
@@ -148,7 +617,134 @@ def notice_action(notice_id: str, action: str):
             )
         else:
             flash(gettext("Klart. Meddelandet: %(status)s.", status=status), "ok")
+    except ValidationFailed as exc:
+        db.session.rollback()
+        flash(
+            "; ".join(errors_by_field_text(exc)) or error_message(exc),
+            "error",
+        )
     except DomainError as exc:
         db.session.rollback()
         flash(error_message(exc), "error")
     return redirect(url_for("console.notice_detail", notice_id=notice_id))
+
+
+def errors_by_field_text(exc: ValidationFailed) -> list[str]:
+    return [" ".join(messages) for messages in errors_by_field(exc.errors or []).values()]
+
+
+# --- delivery -------------------------------------------------------------------------
+
+
+def _worded(report: dict[str, Any]) -> dict[str, Any]:
+    report = dict(report)
+    report["labels"] = {
+        "status": {k: str(v) for k, v in DELIVERY_STATUS.items()},
+        "channel": {c: label("channel", c) for c in report["by_channel"]},
+    }
+    report["reasons"] = [
+        {
+            **r,
+            "status_label": label("delivery_status", r["status"]),
+            "reason": reason_words(r["error_code"], r["status"]),
+        }
+        for r in report["reasons"]
+    ]
+    report["failures"] = [
+        {**f, "reason": reason_words(f["error_code"], f["status"])} for f in report["failures"]
+    ]
+    return report
+
+
+#: Provider error codes in words (Twilio's and our own).
+REASONS = {
+    "21211": N_("Ogiltigt telefonnummer"),
+    "21610": N_("Mottagaren har avregistrerat sig (STOP)"),
+    "21614": N_("Numret kan inte ta emot SMS"),
+    "30003": N_("Telefonen är avstängd eller utom räckhåll"),
+    "30005": N_("Okänt eller inaktivt nummer"),
+    "30006": N_("Fast telefon eller nummer som inte kan nå SMS"),
+    "30007": N_("Stoppat av operatören som skräppost"),
+    "30008": N_("Okänt fel hos operatören"),
+    "timeout": N_("Leverantören svarade inte i tid"),
+    "expired": N_("Meddelandet hann gå ut innan det skickades"),
+}
+
+
+def reason_words(code: str | None, status: str) -> str:
+    if code and code in REASONS:
+        return gettext(REASONS[code])
+    if code:
+        return gettext("Felkod %(code)s", code=code)
+    return label("delivery_status", status)
+
+
+@bp.get("/notices/<notice_id>/deliveries.json")
+@login_required
+def deliveries_json(notice_id: str):
+    """The delivery counts the notice page polls every few seconds."""
+    notice = _get(notice_id)
+    return jsonify(_worded(delivery_report(db.session, notice.id)))
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) could start a
+    formula, so such a cell gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/notices/<notice_id>/deliveries.csv")
+@login_required
+def deliveries_csv(notice_id: str):
+    notice = _get(notice_id)
+    report = _worded(delivery_report(db.session, notice.id))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([gettext("Revision"), gettext("Kanal"), gettext("Status"), gettext("Antal")])
+    for number, channels in sorted(report["by_revision"].items()):
+        for channel, counts in channels.items():
+            for status, count in counts.items():
+                writer.writerow(
+                    [
+                        csv_cell(v)
+                        for v in (
+                            number,
+                            label("channel", channel),
+                            label("delivery_status", status),
+                            count,
+                        )
+                    ]
+                )
+    writer.writerow([])
+    writer.writerow(
+        [
+            gettext("Mottagare"),
+            gettext("Kanal"),
+            gettext("Rev."),
+            gettext("Status"),
+            gettext("Försök"),
+            gettext("Orsak"),
+            gettext("Fel"),
+            gettext("Tid"),
+        ]
+    )
+    for f in report["failures"]:
+        writer.writerow(
+            [
+                csv_cell(v)
+                for v in (
+                    f["recipient"],
+                    label("channel", f["channel"]),
+                    f["revision"],
+                    label("delivery_status", f["status"]),
+                    f["attempts"],
+                    f["reason"],
+                    f["error"],
+                    f["updated_at"],
+                )
+            ]
+        )
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="utskick-{notice.id}.csv"'
+    return response

@@ -68,12 +68,25 @@ def _zone_names(session: Session, slugs: list[str]) -> str:
     return ", ".join(names.get(s, s) for s in slugs)
 
 
+def area_name(session: Session, data: NoticeIn) -> str:
+    """The area in words: the place typed (template value or area name), else its zones'."""
+    return (
+        data.template_values.get("place") or data.area.name or _zone_names(session, data.area.zones)
+    )
+
+
 def _texts(session: Session, data: NoticeIn) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
     """Texts from the request, filled from the template where it leaves gaps."""
     defaults: dict[str, Any] = {}
     texts: dict[str, dict[str, str]] = {}
     if data.template:
-        place = data.template_values.get("place") or _zone_names(session, data.area.zones)
+        place = area_name(session, data)
+        if not place:
+            # A drawn area has no name of its own: "Koka vattnet i" helps nobody.
+            raise ValidationFailed.on(
+                "template_values.place",
+                N_("ange ett platsnamn: mallen behöver det och området har inga zoner"),
+            )
         template, texts = fill_template(
             data.template,
             place=place,
@@ -121,6 +134,8 @@ def create_notice(session: Session, data: NoticeIn, *, by: Operator) -> Notice:
     if data.expires is not None and data.expires <= now:
         raise ValidationFailed.on("expires", N_("måste ligga i framtiden"))
     area_request = data.area.model_dump(exclude_none=True)
+    if "name" not in area_request and data.template_values.get("place"):
+        area_request["name"] = data.template_values["place"]
     area_geojson, bbox = resolve_area(session, area_request)
     notice = Notice(
         status=S.DRAFT,
@@ -504,8 +519,10 @@ def cancel_notice(session: Session, notice: Notice, data: CancelIn, *, by: Opera
     if data.texts:
         texts = {lang: text.model_dump() for lang, text in data.texts.items()}
     else:
-        place = _zone_names(session, base.zone_slugs) or base.texts.get("sv", {}).get(
-            "headline", ""
+        place = (
+            base.area_request.get("name")
+            or _zone_names(session, base.zone_slugs)
+            or base.texts.get("sv", {}).get("headline", "")
         )
         _, texts = fill_template("all_clear", place=place, onset=None, expires=None)
     _check_texts(texts)

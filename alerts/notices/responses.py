@@ -41,9 +41,10 @@ class NoticeCircle(OutputModel):
 class NoticeArea(OmitsAbsent):
     """The area as the operator gave it (zones, and/or a polygon, and/or a circle)."""
 
-    OMITTED_WHEN_NONE = frozenset({"geometry", "circle"})
+    OMITTED_WHEN_NONE = frozenset({"geometry", "circle", "name"})
 
     zones: list[str]
+    name: str | SkipJsonSchema[None] = Field(default=None, description="The area in words")
     geometry: dict[str, Any] | SkipJsonSchema[None] = Field(
         default=None, description="GeoJSON Polygon or MultiPolygon in lon/lat"
     )
@@ -176,3 +177,24 @@ class AuditTrail(Page[AuditEvent]):
 
 class TemplateList(Page[Template]):
     """Every template, on one page."""
+
+
+class ReachChannel(OutputModel):
+    """Subscribers one channel reaches."""
+
+    total: int
+    by_language: dict[str, int] = Field(description="Subscribers per language (sv, en)")
+
+
+class Reach(OutputModel):
+    """Who a notice's area reaches, before anything is sent."""
+
+    subscribers: int = Field(description="Subscribers reached by at least one channel")
+    channels: dict[str, ReachChannel] = Field(
+        description="Per push channel (sms, email) of the notice: subscribers who want it"
+    )
+    addresses: int = Field(description="Register addresses inside the area")
+    addresses_without_subscriber: int = Field(
+        description="Register addresses inside the area for which nobody has subscribed: "
+        "households to reach another way"
+    )

@@ -126,8 +126,23 @@ class CircleIn(Strict):
         raise ValueError("must be [lon, lat] in degrees: longitude -180..180, latitude -90..90")
 
 
+AREA_NAME_MAX = 200
+
+
 class AreaIn(Strict):
     zones: Annotated[list[ZoneSlug], Field(max_length=200)] = []
+    name: (
+        Annotated[
+            str,
+            Field(min_length=1, max_length=AREA_NAME_MAX),
+            _checked(AREA_NAME_MAX, multiline=False),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The area in words (CAP areaDesc, the texts' place); "
+        "the zones' names when omitted",
+    )
     geometry: dict[str, Any] | None = Field(
         default=None,
         description=f"GeoJSON Polygon or MultiPolygon in lon/lat: at most "

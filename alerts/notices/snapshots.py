@@ -60,7 +60,9 @@ def build_snapshot(
     revision = revision or notice.current_revision
     base_url, sender, sender_name = _settings()
     names = zone_names(session, revision.zone_slugs)
-    described = ", ".join(names.get(s, s) for s in revision.zone_slugs)
+    described = revision.area_request.get("name") or ", ".join(
+        names.get(s, s) for s in revision.zone_slugs
+    )
     earlier = [
         r
         for r in notice.revisions

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     g,
     make_response,
     redirect,
@@ -28,6 +29,28 @@ from alerts.operators.models import Operator
 from alerts.web.labels import error_message
 
 bp = Blueprint("operators", __name__, url_prefix="/console")
+
+#: How long the console remembers a language chosen with ``?lang=``.
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+def remember_language(response: Response) -> Response:
+    """Keep the language chosen with ``?lang=`` for the next console pages (the ``lang``
+    cookie the locale selector reads), so an English console stays English after login."""
+    chosen = request.args.get("lang")
+    if chosen in ("sv", "en") and request.cookies.get("lang") != chosen:
+        response.set_cookie(
+            "lang",
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE_S,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
+    return response
+
+
+bp.after_request(remember_language)
 
 
 class LoginForm(FlaskForm):

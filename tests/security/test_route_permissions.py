@@ -77,6 +77,24 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/u/<token>", "GET"): "token",
     ("/u/<token>", "POST"): "token",
     ("/readyz", "GET"): "public",
+    # The console's drafting, approval and delivery pages, and the API's reach figures.
+    # (Which role may do what on them is tests/console/test_permissions.py's walk.)
+    ("/api/v1/notices/<notice_id>/reach", "GET"): "api",
+    ("/api/v1/reach", "POST"): "api",
+    ("/console/admin/accounts", "GET"): "console",
+    ("/console/admin/accounts", "POST"): "console",
+    ("/console/admin/audit", "GET"): "console",
+    ("/console/notices/<notice_id>/all-clear", "GET"): "console",
+    ("/console/notices/<notice_id>/all-clear", "POST"): "console",
+    ("/console/notices/<notice_id>/deliveries.csv", "GET"): "console",
+    ("/console/notices/<notice_id>/deliveries.json", "GET"): "console",
+    ("/console/notices/<notice_id>/edit", "GET"): "console",
+    ("/console/notices/<notice_id>/edit", "POST"): "console",
+    ("/console/notices/<notice_id>/preview/<kind>", "GET"): "console",
+    ("/console/notices/<notice_id>/update", "GET"): "console",
+    ("/console/notices/<notice_id>/update", "POST"): "console",
+    ("/console/reach", "POST"): "console",
+    ("/console/sms-parts", "POST"): "console",
     # Residents: the sign-up API and pages are open (rate-limited); everything about one
     # subscription needs its link's secret.
     ("/api/v1/subscriptions", "POST"): "public",
@@ -143,6 +161,7 @@ class World:
             "<code>": "unknown-code",
             "<token>": "unknown-token",
             "<int:location_id>": "1",
+            "<kind>": "sms",
             "<action>": action,
         }
         for placeholder, value in values.items():

@@ -1,0 +1,218 @@
+"""The notice editor without a browser: template wording with a place, area names,
+field errors beside their fields in the reader's language, zones of two municipalities."""
+
+from __future__ import annotations
+
+import re
+
+from alerts.models import Notice
+from tests.console.conftest import BERGKARLAS_BOX, centre
+
+CHANNELS = ["sms", "email", "feed", "banner"]
+
+
+def _circle(box, radius="400"):
+    lon, lat = centre(box)
+    return {"circle_lon": str(lon), "circle_lat": str(lat), "circle_radius": radius}
+
+
+def _new_id(answer) -> str:
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return answer.headers["Location"].rsplit("/", 1)[-1]
+
+
+def test_a_template_with_a_place_and_a_circle_names_the_place_everywhere(session, as_):
+    client = as_("author")
+    answer = client.post(
+        "/console/notices/new",
+        data={
+            "template": "boil_water",
+            "place": "Bergkarlås",
+            "channels": CHANNELS,
+            **_circle(BERGKARLAS_BOX),
+        },
+    )
+    notice_id = _new_id(answer)
+    page = client.get(f"/console/notices/{notice_id}").get_data(as_text=True)
+    assert "<h1>Koka vattnet i Bergkarlås</h1>" in page
+    assert '<dd id="area-words">Bergkarlås</dd>' in page
+    # CAP areaDesc names the place, not "Område markerat på karta".
+    cap = client.get(f"/console/notices/{notice_id}/preview/cap").get_data(as_text=True)
+    assert "<areaDesc>Bergkarlås</areaDesc>" in cap
+    # the API carries the name too
+    notice = session.get(Notice, __import__("uuid").UUID(notice_id))
+    assert notice.revisions[0].area_request["name"] == "Bergkarlås"
+    assert notice.revisions[0].texts["en"]["headline"] == "Boil water in Bergkarlås"
+
+
+def test_a_template_with_only_a_circle_asks_for_a_place_next_to_the_field(session, as_):
+    client = as_("author")
+    answer = client.post(
+        "/console/notices/new",
+        data={"template": "boil_water", "channels": CHANNELS, **_circle(BERGKARLAS_BOX)},
+    )
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    error = re.search(r'<p class="field-error" id="err-place">([^<]+)</p>', page)
+    assert error and "ange ett platsnamn" in error.group(1)
+    assert 'aria-describedby="err-place place-hint" aria-invalid="true"' in page
+    assert session.query(Notice).count() == 0
+    english = as_("author")
+    english.set_cookie("lang", "en")
+    answer = english.post(
+        "/console/notices/new",
+        data={"template": "boil_water", "channels": CHANNELS, **_circle(BERGKARLAS_BOX)},
+    )
+    assert "give a place name" in answer.get_data(as_text=True)
+
+
+def test_the_api_template_with_a_circle_needs_a_place_too(session, office, client):
+    from tests.factories import api_headers
+
+    headers = api_headers(session, office["author"])
+    session.commit()
+    lon, lat = centre(BERGKARLAS_BOX)
+    body = {"template": "boil_water", "area": {"circle": {"center": [lon, lat], "radius_m": 500}}}
+    refused = client.post("/api/v1/notices", json=body, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["field"] == "template_values.place"
+    body["template_values"] = {"place": "Bergkarlås"}
+    created = client.post("/api/v1/notices", json=body, headers=headers)
+    assert created.status_code == 201
+    assert created.get_json()["texts"]["sv"]["headline"] == "Koka vattnet i Bergkarlås"
+    assert created.get_json()["area"]["name"] == "Bergkarlås"
+
+
+def test_field_errors_stand_beside_their_fields_in_the_readers_language(as_):
+    client = as_("author")
+    data = {
+        "sv_headline": "",
+        "sv_description": "Text utan rubrik",
+        "zones": ["gesunda"],
+        "category": "water",
+        "severity": "Severe",
+        "urgency": "Immediate",
+        "certainty": "Observed",
+        "channels": CHANNELS,
+    }
+    swedish = client.post("/console/notices/new", data=data).get_data(as_text=True)
+    assert re.search(r'id="err-sv_headline">måste fyllas i', swedish)
+    client.set_cookie("lang", "en")
+    english = client.post("/console/notices/new", data=data).get_data(as_text=True)
+    assert re.search(r'id="err-sv_headline">must be filled in', english)
+    nothing = client.post(
+        "/console/notices/new", data={**data, "zones": [], "sv_headline": "Rubrik"}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-zones">choose zones, draw an area or a circle', nothing)
+
+
+def test_zones_of_two_municipalities_need_a_confirmation(session, as_):
+    client = as_("author")
+    data = {"template": "boil_water", "zones": ["gesunda", "borensberg"], "channels": CHANNELS}
+    refused = client.post("/console/notices/new", data=data)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Zonerna ligger i olika kommuner (Mora, Motala)" in page
+    assert 'name="confirm_municipalities"' in page
+    assert session.query(Notice).count() == 0
+    one = client.post("/console/notices/new", data={**data, "zones": ["gesunda", "bergkarlas"]})
+    assert one.status_code == 302  # both in Mora: no question asked
+    confirmed = client.post("/console/notices/new", data={**data, "confirm_municipalities": "1"})
+    assert confirmed.status_code == 302
+    assert session.query(Notice).count() == 2
+
+
+def test_fill_from_template_puts_editable_texts_in_the_form(as_):
+    client = as_("author")
+    page = client.post(
+        "/console/notices/new",
+        data={"template": "boil_water", "place": "Bergkarlås", "do": "fill", "zones": ["gesunda"]},
+    ).get_data(as_text=True)
+    assert 'value="Koka vattnet i Bergkarlås"' in page
+    assert 'value="Boil water in Bergkarlås"' in page
+    assert '<option value="Severe" selected>' in page
+
+
+def test_a_draft_is_edited_and_a_live_notice_updated_from_the_console(session, office, as_):
+    from tests.console.conftest import notice_in_state
+
+    draft = notice_in_state(session, office, "draft")
+    client = as_("author")
+    form = client.get(f"/console/notices/{draft.id}/edit").get_data(as_text=True)
+    assert 'value="Koka vattnet i Gesunda"' in form and 'value="gesunda" checked' in form
+    saved = client.post(
+        f"/console/notices/{draft.id}/edit",
+        data={
+            "sv_headline": "Koka vattnet i hela Gesunda",
+            "zones": ["gesunda"],
+            "channels": CHANNELS,
+            "category": "water",
+            "severity": "Severe",
+            "urgency": "Immediate",
+            "certainty": "Observed",
+        },
+    )
+    assert saved.status_code == 302
+    session.expire_all()
+    assert session.get(Notice, draft.id).revisions[-1].texts["sv"]["headline"] == (
+        "Koka vattnet i hela Gesunda"
+    )
+    live = notice_in_state(session, office, "active")
+    proposed = client.post(
+        f"/console/notices/{live.id}/update",
+        data={
+            "sv_headline": "Koka vattnet i Gesunda och Bergkarlås",
+            "zones": ["gesunda", "bergkarlas"],
+            "channels": CHANNELS,
+            "category": "water",
+            "severity": "Severe",
+            "urgency": "Immediate",
+            "certainty": "Observed",
+        },
+    )
+    assert proposed.status_code == 302
+    approver = as_("approver")
+    page = approver.get(f"/console/notices/{live.id}").get_data(as_text=True)
+    changes = page[page.index('id="changes-heading"') : page.index('id="texts-heading"')]
+    assert "<td>Gesunda</td><td>Gesunda, Bergkarlås</td>" in changes
+    assert "Koka vattnet i Gesunda</td>" in changes
+    assert "Koka vattnet i Gesunda och Bergkarlås</td>" in changes
+    assert 'data-action="approve"' in page
+
+
+def test_the_all_clear_is_prefilled_from_its_template_and_editable(session, office, as_):
+    from tests.console.conftest import notice_in_state
+
+    live = notice_in_state(session, office, "active")
+    client = as_("author")
+    form = client.get(f"/console/notices/{live.id}/all-clear").get_data(as_text=True)
+    assert 'value="Faran över i Gesunda"' in form and 'value="All clear in Gesunda"' in form
+    sent = client.post(
+        f"/console/notices/{live.id}/all-clear",
+        data={
+            "sv_headline": "Faran över i Gesunda: drick som vanligt",
+            "sv_instruction": "Spola kranen en stund först.",
+        },
+    )
+    assert sent.status_code == 302
+    session.expire_all()
+    waiting = session.get(Notice, live.id).revisions[-1]
+    assert waiting.msg_type == "Cancel" and waiting.state == "pending_approval"
+    assert waiting.texts["sv"]["headline"] == "Faran över i Gesunda: drick som vanligt"
+
+
+def test_an_approved_notice_is_scheduled_from_the_console(session, office, as_):
+    from tests.console.conftest import notice_in_state
+
+    notice = notice_in_state(session, office, "approved")
+    client = as_("author")
+    answer = client.post(
+        f"/console/notices/{notice.id}/publish",
+        data={"at": "2099-06-01T08:30"},
+        follow_redirects=True,
+    )
+    page = answer.get_data(as_text=True)
+    assert "Klart. Meddelandet: Schemalagt." in page
+    assert '<time datetime="2099-06-01T06:30:00+00:00">2099-06-01 08:30</time>' in page
+    session.expire_all()
+    assert session.get(Notice, notice.id).status == "scheduled"

@@ -1,0 +1,165 @@
+"""Reach before sending (API and console), delivery counts as JSON, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from alerts.models import Delivery
+from tests.console.conftest import (
+    BERGKARLAS_BOX,
+    add_address,
+    add_subscriber,
+    centre,
+    notice_in_state,
+)
+from tests.factories import GESUNDA_BOX, api_headers
+
+GESUNDA = centre(GESUNDA_BOX)
+
+
+def _people(session):
+    """In Gesunda: SMS+email sv, SMS en, an unverified one, an SMS opt-out with email,
+    and three register addresses of which one has a subscriber. In Bergkarlås: one more."""
+    home = add_address(session, GESUNDA, "Gesundavägen", 1)
+    add_address(session, (GESUNDA[0] + 0.001, GESUNDA[1]), "Gesundavägen", 3)
+    add_address(session, (GESUNDA[0] + 0.002, GESUNDA[1]), "Gesundavägen", 5)
+    add_address(session, centre(BERGKARLAS_BOX), "Åsvägen", 2)
+    add_subscriber(session, GESUNDA, phone="+46701740605", email="a@example.se", address=home)
+    add_subscriber(session, GESUNDA, phone="+46701740606", language="en")
+    add_subscriber(session, GESUNDA, phone="+46701740607", verified=False)
+    from datetime import UTC, datetime
+
+    add_subscriber(
+        session,
+        GESUNDA,
+        phone="+46701740608",
+        email="b@example.se",
+        sms_opted_out_at=datetime.now(UTC),
+    )
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740609")
+    session.commit()
+
+
+def test_reach_counts_subscribers_per_channel_and_language_and_unreached_addresses(
+    session, office, client
+):
+    _people(session)
+    headers = api_headers(session, office["author"])
+    session.commit()
+    answer = client.post("/api/v1/reach", json={"area": {"zones": ["gesunda"]}}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() == {
+        "subscribers": 3,
+        "channels": {
+            "sms": {"total": 2, "by_language": {"sv": 1, "en": 1}},
+            "email": {"total": 2, "by_language": {"sv": 2}},
+        },
+        "addresses": 3,
+        "addresses_without_subscriber": 2,
+    }
+    wider = client.post(
+        "/api/v1/reach",
+        json={"area": {"zones": ["gesunda", "bergkarlas"]}, "channels": ["sms"]},
+        headers=headers,
+    ).get_json()
+    assert wider["subscribers"] == 3 and wider["channels"] == {
+        "sms": {"total": 3, "by_language": {"sv": 2, "en": 1}}
+    }
+    assert wider["addresses"] == 4
+    bad = client.post("/api/v1/reach", json={"area": {"zones": ["atlantis"]}}, headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["field"] == "area.zones.0"
+    assert client.post("/api/v1/reach", json={"area": {"zones": ["gesunda"]}}).status_code == 401
+
+
+def test_a_notices_reach_follows_its_channels(session, office, client):
+    _people(session)
+    headers = api_headers(session, office["author"])
+    session.commit()
+    created = client.post(
+        "/api/v1/notices",
+        json={
+            "template": "boil_water",
+            "area": {"zones": ["gesunda"]},
+            "channels": ["sms", "feed"],
+        },
+        headers=headers,
+    ).get_json()
+    found = client.get(f"/api/v1/notices/{created['id']}/reach", headers=headers).get_json()
+    assert found["channels"] == {"sms": {"total": 2, "by_language": {"sv": 1, "en": 1}}}
+    assert found["subscribers"] == 2
+    assert client.get("/api/v1/notices/nope/reach", headers=headers).status_code == 404
+
+
+def test_the_console_shows_reach_on_the_notice_and_for_an_unsaved_area(session, office, as_):
+    _people(session)
+    notice = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    assert "3 prenumeranter; SMS: 2 (Svenska 1, Engelska 1); E-post: 2 (Svenska 2)." in page
+    assert "2 av 3 adresser i området saknar prenumerant" in page
+    lon, lat = centre(BERGKARLAS_BOX)
+    live = client.post(
+        "/console/reach",
+        json={"area": {"circle": {"center": [lon, lat], "radius_m": 300}}},
+    ).get_json()
+    assert live["subscribers"] == 1 and live["addresses_without_subscriber"] == 1
+
+
+def test_sms_parts_follow_the_typed_text(as_):
+    client = as_("author")
+    short = client.post("/console/sms-parts", json={"texts": {"sv": {"headline": "Koka vattnet"}}})
+    assert short.get_json()["sv"]["segments"] == 1
+    assert short.get_json()["sv"]["encoding"] == "GSM-7"
+    emoji = client.post(
+        "/console/sms-parts",
+        json={"texts": {"sv": {"headline": "Koka 💧", "description": "x" * 80}}},
+    ).get_json()["sv"]
+    assert emoji["encoding"] == "UCS-2" and emoji["segments"] == 2
+
+
+def test_delivery_counts_as_json_and_csv_with_formulas_neutralised(session, office, as_):
+    from datetime import UTC, datetime
+
+    notice = notice_in_state(session, office, "active")
+    hostile = add_subscriber(session, GESUNDA, email="=HYPERLINK(1)@x.se", phone="+46701740610")
+    other = add_subscriber(session, GESUNDA, phone="+46701740611")
+    now = datetime.now(UTC)
+    for who, channel, status, code, error in [
+        (other, "sms", "delivered", None, None),
+        (hostile, "sms", "failed", "30003", "-2+3"),
+        (hostile, "email", "failed", "550", "@SUM(A1)"),
+    ]:
+        session.add(
+            Delivery(
+                notice_id=notice.id,
+                revision_id=notice.revisions[0].id,
+                revision_number=1,
+                subscriber_id=who.id,
+                channel=channel,
+                status=status,
+                error_code=code,
+                error=error,
+                attempts=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    session.commit()
+    client = as_("author")
+    report = client.get(f"/console/notices/{notice.id}/deliveries.json").get_json()
+    assert report["by_channel"] == {"sms": {"delivered": 1, "failed": 1}, "email": {"failed": 1}}
+    assert {f["reason"] for f in report["failures"]} == {
+        "Telefonen är avstängd eller utom räckhåll",
+        "Felkod 550",
+    }
+    page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    assert "Telefonen är avstängd eller utom räckhåll" in page
+    assert 'data-url="/console/notices/' in page  # the page polls this
+    answer = client.get(f"/console/notices/{notice.id}/deliveries.csv")
+    assert answer.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    cells = [cell for row in rows for cell in row]
+    assert "'-2+3" in cells and "'@SUM(A1)" in cells
+    assert not any(cell[:1] in "=+-@" for cell in cells if cell)
+    assert ["1", "SMS", "Levererat", "1"] in rows
