@@ -37,7 +37,7 @@ TEST_DB = os.environ.get("VARSLA_TEST_DB", "sqlite")
 
 # Fake providers, the dispatch app and its helpers: used by dispatch, residents and e2e tests.
 # Every /api/v1 answer is checked against the OpenAPI document (tests.openapi_contract).
-pytest_plugins = ["tests.delivery", "tests.openapi_contract"]
+pytest_plugins = ["tests.delivery", "tests.openapi_contract", "tests.browser"]
 
 
 def pytest_collection_modifyitems(config, items) -> None:

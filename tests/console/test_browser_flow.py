@@ -11,22 +11,20 @@ and at 375 px.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from werkzeug.serving import make_server
 
 from alerts.config import settings
+from tests.browser import AXE, WCAG_AA, LiveServer
 from tests.conftest import running_app
 from tests.console.conftest import BERGKARLAS_BOX, MORA_BOX, add_subscriber, centre
 from tests.delivery import provider_config, run_dispatcher
 from tests.factories import GESUNDA_BOX, PASSWORD, create_operator, create_zone
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
-from tests.public.test_browser import AXE, CHROMIUM, CHROMIUM_ARGS, WCAG_AA, _Thread
 
 pytestmark = pytest.mark.browser
 
@@ -39,21 +37,6 @@ WORDS = {
     },
     "en": {"login": "Log in", "email": "Email", "password": "Password", "new": "New notice"},
 }
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is not installed; the browser tests need Debian's chromium"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -86,7 +69,7 @@ def live(database_url, tmp_path, providers):
         )
         session.commit()
         session.close()
-        server = _Thread(make_server("127.0.0.1", 0, app, threaded=True))
+        server = LiveServer(make_server("127.0.0.1", 0, app, threaded=True))
         tiles = server.url + "/no-tiles/{z}/{x}/{y}.png"
         app.extensions["varsla_settings"] = settings(app).model_copy(update={"tile_url": tiles})
         yield app, server.url

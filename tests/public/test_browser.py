@@ -9,8 +9,6 @@ Set ``VARSLA_SCREENSHOT_DIR`` to keep the screenshot of ``/``.
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,22 +17,11 @@ import pytest
 from werkzeug.serving import make_server
 
 from alerts.config import settings
+from tests.browser import WCAG_AA, LiveServer, axe_violations
 from tests.factories import PASSWORD
 from tests.public.conftest import BERGKARLAS_TEXTS
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 HOST_PAGE = """<!doctype html>
 <html lang="sv">
@@ -58,38 +45,9 @@ HOST_PAGE = """<!doctype html>
 """
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is not installed; the browser tests need Debian's chromium"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class _Thread:
-    """A WSGI or http.server server on 127.0.0.1:0 in a daemon thread."""
-
-    def __init__(self, server) -> None:
-        self.server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def live_app(app) -> Iterator[str]:
-    server = _Thread(make_server("127.0.0.1", 0, app, threaded=True))
+    server = LiveServer(make_server("127.0.0.1", 0, app, threaded=True))
     # No tile server here: tile requests fail, and the areas must still be drawn.
     # (The port is known only now, so the app's settings are replaced after it was built.)
     tiles = server.url + "/no-tiles/{z}/{x}/{y}.png"
@@ -113,7 +71,7 @@ def news_site(live_app) -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-    server = _Thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+    server = LiveServer(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
     yield server.url + "/"
     server.stop()
 
@@ -124,17 +82,6 @@ def notices(newsroom) -> dict[str, str]:
         "gesunda": newsroom.publish(),
         "bergkarlas": newsroom.publish(texts=BERGKARLAS_TEXTS, area={"zones": ["bergkarlas"]}),
     }
-
-
-def axe_violations(page, tags: list[str]) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", tags
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in result["violations"]
-    ]
 
 
 def test_embedded_banner_shows_its_zone_and_is_dismissed_by_keyboard(

@@ -14,13 +14,7 @@ from werkzeug.serving import make_server
 
 from alerts.config import settings
 from alerts.models import Subscriber
-from tests.public.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WCAG_AA,
-    _Thread,
-    axe_violations,
-)
+from tests.browser import WCAG_AA, LiveServer, axe_violations
 from tests.residents.conftest import HOME, code_from, link_from
 
 pytestmark = pytest.mark.browser
@@ -28,28 +22,9 @@ pytestmark = pytest.mark.browser
 PHONE = "+46701740605"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium through Playwright (skipped with the reason when missing, but in CI)."""
-    import os
-    import shutil
-
-    if not shutil.which(CHROMIUM):
-        reason = f"{CHROMIUM} is not installed; the browser tests need Debian's chromium"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def live(dispatch_app, register) -> Iterator[str]:
-    server = _Thread(make_server("127.0.0.1", 0, dispatch_app, threaded=True))
+    server = LiveServer(make_server("127.0.0.1", 0, dispatch_app, threaded=True))
     tiles = server.url + "/no-tiles/{z}/{x}/{y}.png"  # no tile server: the page must cope
     # Links in messages and pages point at this server (the port is known only now).
     dispatch_app.extensions["varsla_settings"] = settings(dispatch_app).model_copy(
@@ -74,8 +49,10 @@ def pick_address(page, typed: str, label: str) -> None:
     assert field.input_value() == label
 
 
-def test_a_resident_subscribes_by_sms_with_the_autocomplete(browser, live, fake_twilio, db_session):
-    context = browser.new_context(viewport={"width": 375, "height": 800})
+def test_a_resident_subscribes_by_sms_with_the_autocomplete(
+    chromium, live, fake_twilio, db_session
+):
+    context = chromium.new_context(viewport={"width": 375, "height": 800})
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(str(exc)))
@@ -122,9 +99,9 @@ def test_a_resident_subscribes_by_sms_with_the_autocomplete(browser, live, fake_
 
 
 def test_an_email_is_confirmed_through_the_link_and_the_button(
-    browser, live, fake_smtp, db_session
+    chromium, live, fake_smtp, db_session
 ):
-    context = browser.new_context()
+    context = chromium.new_context()
     page = context.new_page()
     page.goto(f"{live}/subscribe?lang=en")
     field = page.get_by_role("combobox", name="Address")
@@ -170,13 +147,13 @@ def _resident_paths(client, fake_twilio, db_session) -> dict[str, str]:
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_resident_pages_have_no_axe_violations(
-    browser, live, dispatch_app, fake_twilio, fake_smtp, db_session, lang
+    chromium, live, dispatch_app, fake_twilio, fake_smtp, db_session, lang
 ):
     client = dispatch_app.test_client()
     paths = _resident_paths(client, fake_twilio, db_session)
     confirm = link_from(fake_smtp, "a@b.se", "/subscriptions/confirm/")
     paths["confirm email"] = confirm.removeprefix(live)
-    context = browser.new_context(bypass_csp=True)  # lets axe be injected
+    context = chromium.new_context(bypass_csp=True)  # lets axe be injected
     page = context.new_page()
     for name, path in paths.items():
         page.goto(f"{live}{path}?lang={lang}")
