@@ -88,6 +88,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/all-clear", "POST"): "console",
     ("/console/notices/<notice_id>/deliveries.csv", "GET"): "console",
     ("/console/notices/<notice_id>/deliveries.json", "GET"): "console",
+    ("/console/notices/<notice_id>/deliveries/timeline.json", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "POST"): "console",
     ("/console/notices/<notice_id>/preview/<kind>", "GET"): "console",
