@@ -1,7 +1,7 @@
 """notice revisions: when the next update is expected, and the expected restoration;
 place imports (zones, address register): when, by whom, which file, what came of it
 
-Revision ID: 0012_revision_times_place_imports
+Revision ID: 0012_promised_times_imports
 Revises: 0009_resident_self_service
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 import alerts.orm
 
-revision = "0012_revision_times_place_imports"
+revision = "0012_promised_times_imports"
 down_revision = "0009_resident_self_service"
 branch_labels = None
 depends_on = None
