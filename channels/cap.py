@@ -187,10 +187,11 @@ def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._E
     return element
 
 
-#: CAP ``<parameter>`` names of the times a revision promises. Neither CAP 1.2 nor the
-#: profiles we know (CAP-CP, the EU/IPAWS ones, MSB's) name them; values are CAP datetimes.
+#: CAP ``<parameter>`` names of the times a revision promises; values are CAP datetimes.
+#: CAP 1.2 names neither. ``NextUpdate`` is what MetService New Zealand's CAP feed uses for
+#: the time of the next issue; no profile we found names an expected restoration.
 PROMISE_PARAMETERS = {
-    "next_update": "NextUpdateExpected",
+    "next_update": "NextUpdate",
     "expected_restoration": "ExpectedRestoration",
 }
 

@@ -99,7 +99,7 @@ def test_sms_email_feed_page_banner_and_cap_carry_the_promised_times(
             p.findtext("cap:valueName", namespaces=NS): p.findtext("cap:value", namespaces=NS)
             for p in info.xpath("cap:parameter", namespaces=NS)
         }
-        assert datetime.fromisoformat(parameters["NextUpdateExpected"]) == next_update
+        assert datetime.fromisoformat(parameters["NextUpdate"]) == next_update
         assert datetime.fromisoformat(parameters["ExpectedRestoration"]) == restoration
 
     headers = api_headers(db_session, desk.author)
@@ -125,7 +125,7 @@ def test_the_all_clear_promises_nothing(dispatch_app, db_session, desk, fake_twi
     assert len(bodies) == 2
     assert "Nästa besked" in bodies[0] and "Nästa besked" not in bodies[1]
     cap = dispatch_app.test_client().get(f"/cap/{notice.id}.xml").data
-    assert b"NextUpdateExpected" not in cap
+    assert b"NextUpdate" not in cap
 
 
 @pytest.mark.parametrize(
