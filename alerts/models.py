@@ -16,7 +16,7 @@ from alerts.notices.models import (
 )
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import Base, utcnow
-from alerts.places.models import Address, Zone
+from alerts.places.models import Address, PlaceImport, Zone
 from alerts.residents.models import (
     Consent,
     Erasure,
@@ -47,6 +47,7 @@ __all__ = [
     "NoticeStatus",
     "Operator",
     "OutboxMessage",
+    "PlaceImport",
     "RateBucket",
     "RateCounter",
     "RevisionState",

@@ -166,6 +166,8 @@ class NoticeSnapshot:
     updated: datetime
     onset: datetime | None = None
     expires: datetime | None = None
+    next_update: datetime | None = None  # the next word on this, at the latest
+    expected_restoration: datetime | None = None  # when the service should be back
     area_description: Mapping[str, str] = field(default_factory=dict)  # per language
     area_geojson_lon_lat: Mapping[str, Any] | None = None
     circles: tuple[Circle, ...] = ()

@@ -13,7 +13,7 @@ import logging
 
 from channels.base import Message, NoticeSnapshot, Recipient, local_time
 from channels.i18n import translations
-from channels.labels import prefix_for
+from channels.labels import prefix_for, promises
 from channels.templating import render
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def _plain_body(
     *,
     lang: str,
     subject: str,
+    promised: list[str],
     description: list[str],
     all_clear: bool,
     instruction: list[str],
@@ -59,6 +60,8 @@ def _plain_body(
 ) -> str:
     _ = translations(lang).gettext
     lines = [subject, ""]
+    if promised:
+        lines += [*(f"{line}." for line in promised), ""]
     if description:
         lines += [*description, ""]
     elif all_clear:
@@ -114,9 +117,11 @@ def compose_email(
     validity = "" if all_clear else _validity(snapshot, lang)
     description = _paragraphs(wording.description)
     instruction = _paragraphs(wording.instruction)
+    promised = promises(snapshot, lang)
     body = _plain_body(
         lang=lang,
         subject=subject,
+        promised=promised,
         description=description,
         all_clear=all_clear,
         instruction=instruction,
@@ -132,6 +137,7 @@ def compose_email(
         lang,
         sender_name=snapshot.sender_name,
         subject=subject,
+        promised=promised,
         description=_lines(description),
         all_clear=all_clear,
         instruction=_lines(instruction),

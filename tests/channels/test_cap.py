@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,22 @@ def test_alert_has_one_info_per_language_with_the_notice_fields():
     assert texts(document, "cap:info/cap:web") == [ORIGINAL.url, ORIGINAL.url]
     assert texts(document, "cap:info/cap:area/cap:areaDesc") == ["Gesunda", "Gesunda"]
     assert texts(document, "cap:references") == []
+
+
+def test_promised_times_are_parameters_in_swedish_local_time():
+    promising = dataclasses.replace(
+        ORIGINAL,
+        next_update=datetime(2026, 11, 24, 13, 0, tzinfo=UTC),
+        expected_restoration=datetime(2026, 11, 24, 15, 0, tzinfo=UTC),
+    )
+    document = valid_alert(render_cap(promising))
+    for info in document.xpath("cap:info", namespaces=NS):
+        assert texts(info, "cap:parameter/cap:valueName") == ["NextUpdate", "ExpectedRestoration"]
+        assert texts(info, "cap:parameter/cap:value") == [
+            "2026-11-24T14:00:00+01:00",
+            "2026-11-24T16:00:00+01:00",
+        ]
+    assert texts(valid_alert(render_cap(ORIGINAL)), "cap:info/cap:parameter") == []
 
 
 def test_update_and_cancel_reference_every_earlier_revision():

@@ -10,6 +10,7 @@ What each class means is checked for each kind of caller:
 - ``api_approver``: an approver's or admin's key; an author's key gets 403 and changes nothing;
 - ``console``: a console session of any role; anonymous is redirected to the login page;
 - ``console_approver``: as ``console``, and an author's attempt changes nothing;
+- ``console_admin``: as ``console`` for an admin; an author or approver gets 403;
 - ``logout``: anyone; afterwards the console asks that client to log in;
 - ``signed``: Twilio's signature; anything unsigned is 403, whoever sends it;
 - ``token``: a link's secret; an unknown one is 404;
@@ -88,6 +89,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/all-clear", "POST"): "console",
     ("/console/notices/<notice_id>/deliveries.csv", "GET"): "console",
     ("/console/notices/<notice_id>/deliveries.json", "GET"): "console",
+    ("/console/notices/<notice_id>/deliveries/timeline.json", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "POST"): "console",
     ("/console/notices/<notice_id>/preview/<kind>", "GET"): "console",
@@ -95,6 +97,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/update", "POST"): "console",
     ("/console/reach", "POST"): "console",
     ("/console/sms-parts", "POST"): "console",
+    # Zones and the address register: every operator looks; only admins change zones.
+    ("/console/zones", "GET"): "console",
+    ("/console/zones/<slug>/rename", "POST"): "console_admin",
+    ("/console/zones/upload", "POST"): "console_admin",
+    ("/console/zones/upload/confirm", "POST"): "console_admin",
+    ("/console/register", "GET"): "console",
     # Residents: the sign-up API and pages are open (rate-limited); everything about one
     # subscription needs its link's secret.
     ("/api/v1/subscriptions", "POST"): "public",
@@ -220,7 +228,7 @@ def test_each_route_as_each_caller(app, session, world, rule, method):
         assert anonymous.status_code not in (401, 403) and not _refuses_login(anonymous)
     elif kind in ("api", "api_approver"):
         assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
-    elif kind in ("console", "console_approver", "logout"):
+    elif kind in ("console", "console_approver", "console_admin", "logout"):
         assert _refuses_login(anonymous), anonymous.status_code
     elif kind == "signed":
         assert anonymous.status_code == 403
@@ -253,6 +261,9 @@ def test_each_route_as_each_caller(app, session, world, rule, method):
             assert _refuses_login(client.get("/console/")), where
         if kind in ("console", "console_approver"):
             assert not _refuses_login(response), where
+        if kind == "console_admin":
+            assert not _refuses_login(response), where
+            assert (response.status_code == 403) == (role != "admin"), where
         if kind == "signed":
             assert response.status_code == 403, where  # a console session is no signature
         if kind == "token":
