@@ -133,6 +133,7 @@ AUDIT_ACTION: dict[str, LazyString] = {
     "withdraw_update": lazy_gettext("Drog tillbaka väntande revision"),
     "activate": lazy_gettext("Blev aktivt (schemalagd tid)"),
     "expire": lazy_gettext("Upphörde"),
+    "exercise_sent": lazy_gettext("Skickade som övning till testgruppen"),
 }
 
 # The verbs of lifecycle actions in domain errors ("Cannot approve a notice that is ...").
