@@ -43,13 +43,13 @@ def _admin() -> None:
 
 
 def _group_page(status: int = 200, **shown):
+    shown.setdefault("errors", {})
+    shown.setdefault("values", {})
     return (
         render_template(
             "console/test_group.html",
             members=exercise.list_members(db.session),
             form=FlaskForm(),
-            errors={},
-            values={},
             display_phone=display_phone,
             **shown,
         ),
