@@ -91,6 +91,11 @@ def test_an_exercise_of_a_draft_reaches_only_the_test_group_and_nothing_public(
     assert mails[1].message["Subject"] == "EXERCISE – Boil water in Gesunda"
     body = mails[1].message.get_body(("plain",)).get_content()
     assert body.startswith("EXERCISE – Boil water in Gesunda")
+    # A test-group member has no subscription: no unsubscribe link or header, and says so.
+    assert "This is an exercise, sent to the test group at bo@motala.se." in body
+    assert "/u/" not in body and "List-Unsubscribe" not in mails[1].message
+    swedish = mails[0].message.get_body(("plain",)).get_content()
+    assert "Det här är en övning, skickad till testgruppen" in swedish
     html = mails[0].message.get_body(("html",)).get_content()
     assert "ÖVNING – Koka vattnet i Gesunda" in html
     everyone = {m.to for m in sms} | {r for m in mails for r in m.rcpt_tos}
