@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     register_job(app, "reclaim_leases", jobs.reclaim_leases)
     register_job(app, "drop_stale_deliveries", jobs.drop_stale_deliveries)
     register_job(app, "purge_expired_deliveries", jobs.purge_expired_deliveries)
+    register_job(app, "purge_old_exercises", jobs.purge_old_exercises)
     metrics.init_app(app)
     register_background_service(app, worker.start_embedded)
     for blueprint in (api.bp, webhooks.bp, links.bp, console.bp, exercise_console.bp):

@@ -22,14 +22,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.config import settings
+from alerts.db import rowcount
 from alerts.dispatch.exercise_models import ExerciseRecipient, ExerciseRun, TestGroupMember
-from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
 from alerts.dispatch.wakeup import announce
 from alerts.errors import NotFound, ValidationFailed
 from alerts.i18n import N_
@@ -207,3 +209,20 @@ def run_report(session: Session, run: ExerciseRun) -> dict[str, Any]:
         "counts": {channel: dict(statuses) for channel, statuses in counts.items()},
         "total": len(deliveries),
     }
+
+
+def purge_old_runs(session: Session, *, days: float) -> int:
+    """Delete exercise runs older than ``days`` (``VARSLA_DELIVERY_RETENTION_DAYS``) with
+    their recipients, deliveries and local-outbox copies; the caller commits. Answers the
+    runs deleted; ``days`` <= 0 keeps all."""
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    runs = list(session.scalars(select(ExerciseRun.id).where(ExerciseRun.created_at < cutoff)))
+    if not runs:
+        return 0
+    rows = select(Delivery.id).where(Delivery.notice_id.in_(runs))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.delivery_id.in_(rows)))
+    session.execute(delete(Delivery).where(Delivery.notice_id.in_(runs)))
+    session.execute(delete(ExerciseRecipient).where(ExerciseRecipient.run_id.in_(runs)))
+    return rowcount(session.execute(delete(ExerciseRun).where(ExerciseRun.id.in_(runs)))) or 0

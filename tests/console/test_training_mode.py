@@ -216,3 +216,31 @@ def test_an_empty_test_group_sends_nothing(dispatch_app, db_session, desk, fake_
     assert "Testgruppen är tom" in answer.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(ExerciseRun)) == 0
+
+
+def test_exercise_runs_are_purged_after_the_delivery_retention(dispatch_app, db_session, training):
+    from datetime import timedelta
+
+    from alerts.dispatch.jobs import purge_old_exercises
+    from alerts.models import ExerciseRecipient, utcnow
+
+    notice = create_notice(
+        db_session, NoticeIn.model_validate(notice_payload()), by=training.author
+    )
+    db_session.commit()
+    author = sign_in(dispatch_app, "author@test.varsla.se")
+    old = author.post(f"/console/notices/{notice.id}/exercise", data={})
+    recent = author.post(f"/console/notices/{notice.id}/exercise", data={})
+    run_dispatcher(dispatch_app)
+    old_id = old.headers["Location"].rsplit("/", 1)[1]
+    db_session.expire_all()
+    for run in db_session.scalars(select(ExerciseRun)):
+        if str(run.id) == old_id:
+            run.created_at = utcnow() - timedelta(days=400)  # past the default 365
+    db_session.commit()
+    assert purge_old_exercises(db_session) == 1
+    db_session.commit()
+    assert author.get(old.headers["Location"]).status_code == 404
+    assert author.get(recent.headers["Location"]).status_code == 200
+    assert db_session.scalar(select(func.count()).select_from(Delivery)) == 3
+    assert db_session.scalar(select(func.count()).select_from(ExerciseRecipient)) == 2
