@@ -1,6 +1,6 @@
 """operators' TOTP second factor and mobile number; the test group and exercise runs
 
-Revision ID: 0011_totp_operator_phone_training_mode
+Revision ID: 0011_totp_training_mode
 Revises: 0009_resident_self_service
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 import alerts.orm
 
-revision = "0011_totp_operator_phone_training_mode"
+revision = "0011_totp_training_mode"
 down_revision = "0009_resident_self_service"
 branch_labels = None
 depends_on = None
