@@ -3,9 +3,20 @@ write notices) and the exercise runs with their deliveries (every operator)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext, ngettext
 from flask_wtf import FlaskForm
 
@@ -16,10 +27,12 @@ from alerts.i18n import N_
 from alerts.notices import operations as notices
 from alerts.notices.console_rules import may_write
 from alerts.notices.models import Notice, NoticeRevision
+from alerts.notices.snapshots import build_snapshot
 from alerts.operators.models import Operator, Role
 from alerts.operators.views import login_required, remember_language
 from alerts.residents.contacts import display_phone
 from alerts.web.labels import DELIVERY_STATUS, error_message, field_message
+from channels.cap import render_cap
 
 bp = Blueprint("exercise_console", __name__, url_prefix="/console")
 bp.after_request(remember_language)
@@ -180,3 +193,20 @@ def exercise_run(run_id: str):
         delivery_statuses=list(DELIVERY_STATUS),
         display_phone=display_phone,
     )
+
+
+@bp.get("/exercises/<run_id>/cap.xml")
+@login_required
+def exercise_cap(run_id: str):
+    """The run's revision as a CAP 1.2 document with ``<status>Exercise</status>``: what a
+    CAP consumer would be sent in a drill. Only in the console, never a public URL."""
+    try:
+        run = exercise.get_run(db.session, run_id)
+    except DomainError:
+        abort(404)
+    notice = db.session.get(Notice, run.notice_id)
+    revision = db.session.get(NoticeRevision, run.revision_id)
+    if notice is None or revision is None:
+        abort(404)
+    snapshot = dataclasses.replace(build_snapshot(db.session, notice, revision), exercise=True)
+    return Response(render_cap(snapshot), mimetype="application/cap+xml")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from lxml import etree
 from sqlalchemy import func, select
 
 from alerts.models import Delivery, ExerciseRun, Notice, TestGroupMember
 from alerts.notices.operations import create_notice
 from alerts.notices.schemas import NoticeIn
+from tests.channels.test_cap import SCHEMA
 from tests.delivery import create_subscriber, run_dispatcher
 from tests.factories import PASSWORD, create_operator, notice_payload
 
@@ -126,6 +128,12 @@ def test_an_exercise_of_a_draft_reaches_only_the_test_group_and_nothing_public(
     assert run_page.count('data-status="accepted"') == 3
     listing = author.get("/console/exercises").get_data(as_text=True)
     assert "Koka vattnet i Gesunda" in listing
+    # The CAP a drill would carry, in the console only; valid CAP 1.2.
+    cap = author.get(sent.headers["Location"] + "/cap.xml")
+    assert cap.mimetype == "application/cap+xml"
+    assert SCHEMA.validate(etree.fromstring(cap.data))
+    assert b"<status>Exercise</status>" in cap.data
+    assert dispatch_app.test_client().get(sent.headers["Location"] + "/cap.xml").status_code == 302
 
 
 def test_an_exercise_of_a_live_notice_leaves_its_reach_and_report_alone(

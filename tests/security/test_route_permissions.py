@@ -84,6 +84,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/exercise", "POST"): "console",
     ("/console/exercises", "GET"): "console",
     ("/console/exercises/<run_id>", "GET"): "console",
+    ("/console/exercises/<run_id>/cap.xml", "GET"): "console",
     ("/webhooks/twilio/inbound", "POST"): "signed",
     ("/webhooks/twilio/status", "POST"): "signed",
     ("/n/<code>", "GET"): "token",
