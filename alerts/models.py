@@ -4,6 +4,7 @@ The application's own code imports models from their feature
 (``alerts.notices.models``); this module only gathers them.
 """
 
+from alerts.dispatch.exercise_models import ExerciseRecipient, ExerciseRun, TestGroupMember
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage, RateBucket
 from alerts.notices.models import (
     AuditEvent,
@@ -38,6 +39,8 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Erasure",
+    "ExerciseRecipient",
+    "ExerciseRun",
     "InboundMessage",
     "LegalBasis",
     "LoginAttempt",
@@ -54,6 +57,7 @@ __all__ = [
     "Role",
     "Subscriber",
     "SubscriberLocation",
+    "TestGroupMember",
     "VerificationCode",
     "Zone",
     "utcnow",

@@ -178,6 +178,8 @@ class NoticeSnapshot:
     sender: str = "varsla@localhost"
     sender_name: str = "Varsla"
     event: Mapping[str, str] = field(default_factory=dict)  # CAP <event> per language
+    # A training-mode copy for the test group: every text says so, CAP <status>Exercise.
+    exercise: bool = False
 
     @property
     def ended(self) -> bool:

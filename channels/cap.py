@@ -236,7 +236,7 @@ def render_cap(snapshot: NoticeSnapshot) -> bytes:
     _sub(alert, "identifier", snapshot.identifier)
     _sub(alert, "sender", snapshot.sender)
     _sub(alert, "sent", cap_datetime(snapshot.sent))
-    _sub(alert, "status", "Actual")
+    _sub(alert, "status", "Exercise" if snapshot.exercise else "Actual")
     _sub(alert, "msgType", snapshot.msg_type)
     _sub(alert, "scope", "Public")
     if snapshot.references:

@@ -123,10 +123,18 @@ def marked_headline(snapshot: NoticeSnapshot, lang: str | None) -> str:
     return f"{marker}: {headline}" if marker else headline
 
 
+#: What every text of a training-mode copy starts with ("ÖVNING – ").
+EXERCISE_MSGID = N_("EXERCISE")
+
+
 def prefix_for(snapshot: NoticeSnapshot, lang: str | None) -> str:
-    """The SMS/subject prefix ("UPPDATERING: ", "ALL CLEAR: ", or "") in ``lang``."""
+    """The SMS/subject prefix ("UPPDATERING: ", "ALL CLEAR: ", or "") in ``lang``; an
+    exercise starts with "ÖVNING – " / "EXERCISE – " before that."""
     msgid = PREFIX_MSGIDS.get(snapshot.kind)
-    return f"{translate(lang, msgid)}: " if msgid else ""
+    prefix = f"{translate(lang, msgid)}: " if msgid else ""
+    if snapshot.exercise:
+        prefix = f"{translate(lang, EXERCISE_MSGID)} – {prefix}"
+    return prefix
 
 
 def area_description(snapshot: NoticeSnapshot, lang: str | None) -> str:

@@ -136,6 +136,7 @@ AUDIT_ACTION: dict[str, LazyString] = {
     "zones_upload": lazy_gettext("Laddade upp zoner för granskning"),
     "zones_import": lazy_gettext("Sparade uppladdade zoner"),
     "zone_rename": lazy_gettext("Bytte namn på en zon"),
+    "exercise_sent": lazy_gettext("Skickade som övning till testgruppen"),
 }
 
 # The verbs of lifecycle actions in domain errors ("Cannot approve a notice that is ...").

@@ -57,6 +57,7 @@ def _plain_body(
     address: str,
     manage_url: str,
     unsubscribe_url: str,
+    exercise: bool = False,
 ) -> str:
     _ = translations(lang).gettext
     lines = [subject, ""]
@@ -74,6 +75,16 @@ def _plain_body(
         lines += [_("Valid %(period)s") % {"period": validity}]
     if url:
         lines += [_("Read more: %(url)s") % {"url": url}]
+    if exercise:  # a test-group member, not a subscriber: nothing to manage
+        lines += [
+            "",
+            "-- ",
+            _(
+                "This is an exercise, sent to the test group at %(address)s. Residents did not get it."
+            )
+            % {"address": address},
+        ]
+        return "\n".join(lines).replace("\n\n\n", "\n\n").strip() + "\n"
     lines += [
         "",
         "-- ",  # the signature separator mail readers fold away
@@ -131,6 +142,7 @@ def compose_email(
         address=recipient.address,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        exercise=snapshot.exercise,
     )
     html_body = render(
         "email.html",
@@ -147,6 +159,7 @@ def compose_email(
         address=recipient.address,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        exercise=snapshot.exercise,
     )
 
     if not one_click_url.startswith("https://"):
@@ -168,6 +181,8 @@ def compose_email(
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
     }
+    if snapshot.exercise:  # no subscription behind it to unsubscribe from
+        del headers["List-Unsubscribe"], headers["List-Unsubscribe-Post"]
     return Message(
         body=body,
         subject=subject,

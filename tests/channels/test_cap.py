@@ -253,3 +253,10 @@ def test_values_outside_the_cap_vocabulary_are_refused():
         render_cap(make_snapshot(severity="severe"))
     with pytest.raises(ValueError, match="identifier"):
         render_cap(make_snapshot(identifier="two words"))
+
+
+def test_an_exercise_says_so_in_status_and_stays_valid():
+    document = render_cap(dataclasses.replace(make_snapshot(), exercise=True))
+    assert SCHEMA.validate(etree.fromstring(document))
+    assert b"<status>Exercise</status>" in document
+    assert b"<status>Actual</status>" in render_cap(make_snapshot())

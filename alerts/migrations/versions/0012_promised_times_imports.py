@@ -2,7 +2,7 @@
 place imports (zones, address register): when, by whom, which file, what came of it
 
 Revision ID: 0012_promised_times_imports
-Revises: 0009_resident_self_service
+Revises: 0011_totp_training_mode
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import alerts.orm
 
 revision = "0012_promised_times_imports"
-down_revision = "0009_resident_self_service"
+down_revision = "0011_totp_training_mode"
 branch_labels = None
 depends_on = None
 
