@@ -68,6 +68,8 @@ def notice_url(snapshot: NoticeSnapshot, base_url: str) -> str:
     ``javascript:`` URL in the data raises ``ValueError``.
     """
     path = snapshot.url or f"/notices/{snapshot.notice_id}"
+    if path.startswith(("https://", "http://")):
+        return path  # already absolute (what urljoin would answer, without its cost)
     url = urljoin(base_url.rstrip("/") + "/", path) if base_url else path
     if urlsplit(url).scheme not in ("http", "https", ""):
         raise ValueError(f"notice URL {url!r} is not http(s)")

@@ -17,11 +17,11 @@ from flask import Blueprint, Flask, Response
 from alerts.public.feed_views import (
     active_snapshots,
     base_url,
-    cached_response,
     place_from_request,
     requested_lang,
 )
 from alerts.public.responses import ActiveNotices
+from alerts.public.serving import Rendered, serve
 from alerts.web.openapi import Operation, add_to_document
 from channels.banner import active_json
 from channels.feeds import EPOCH
@@ -48,14 +48,13 @@ def active() -> Response:
     zone, lon, lat = place_from_request()
     lang = requested_lang()
 
-    def render() -> tuple[bytes, datetime]:
-        snapshots = active_snapshots(zone, lon, lat)
+    def render(now: datetime) -> Rendered:
+        snapshots = active_snapshots(zone, lon, lat, now)
         body = active_json(snapshots, lang, base_url=base_url())
-        return body, max((s.updated for s in snapshots), default=EPOCH)
+        modified = max((s.updated for s in snapshots), default=EPOCH)
+        return Rendered(body, modified, max_age=ACTIVE_MAX_AGE_S)
 
-    return cached_response(
-        ("active", zone, lon, lat, lang), "application/json", render, max_age=ACTIVE_MAX_AGE_S
-    )
+    return serve(("active", zone, lon, lat, lang), "application/json", render)
 
 
 def document(app: Flask) -> None:
