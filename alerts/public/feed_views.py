@@ -190,10 +190,13 @@ def _plan(doc: Doc, lang: str, now: datetime) -> Plan:
     if doc.zone:
         zone = public.get_zone(session, doc.zone)
         placed = cache.store.get(session, ranked, version.zones_changed)
-        ranked = [r for r in ranked if public.in_zone(placed[r.id].placement, zone)]
+        ranked = [
+            r for r in ranked if r.id in placed and public.in_zone(placed[r.id].placement, zone)
+        ]
         inside = {r.id for r in ranked}
         current = [r for r in current if r.id in inside]
     stored = cache.store.get(session, current, version.zones_changed)
+    current = [r for r in current if r.id in stored]
     rendered = {r.id: _entries(doc, lang, r, stored[r.id], now) for r in current}
     # Newest change first; the budget cuts the oldest changes off into the archive.
     newest = {r.id: max(k for k, _ in rendered[r.id]) for r in current}
@@ -274,7 +277,12 @@ def _document(doc: Doc, lang: str, page: int | None) -> Response:
             stored = read_cache().store.get(
                 db.session, members, read_cache().generation(now).version.zones_changed
             )
-            entries = [e for r in members for e in _entries(doc, lang, r, stored[r.id], now)]
+            entries = [
+                e
+                for r in members
+                if r.id in stored
+                for e in _entries(doc, lang, r, stored[r.id], now)
+            ]
             final = len(slot) == ARCHIVE_PAGE_SIZE and all(
                 r.final(now, retention_days()) for r in slot
             )
@@ -416,6 +424,8 @@ def active_snapshots(
     stored = cache.store.get(session, rows, cache.generation(now).version.zones_changed)
     chosen = []
     for row in rows:
+        if row.id not in stored:
+            continue
         placement = stored[row.id].placement
         if the_zone is not None and not public.in_zone(placement, the_zone):
             continue
@@ -432,7 +442,7 @@ def current_snapshots(now: datetime) -> list[NoticeSnapshot]:
     cache = read_cache()
     rows = readpath.current_rows(session, include_ended_days=retention_days(), now=now)
     stored = cache.store.get(session, rows, cache.generation(now).version.zones_changed)
-    snapshots = [readpath.as_of(stored[r.id], r, now) for r in rows]
+    snapshots = [readpath.as_of(stored[r.id], r, now) for r in rows if r.id in stored]
     return sorted(snapshots, key=lambda s: (s.updated, str(s.notice_id)), reverse=True)
 
 

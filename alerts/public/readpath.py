@@ -21,6 +21,7 @@ No Flask here. Three parts:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,6 +38,8 @@ from alerts.notices.snapshots import build_snapshot
 from alerts.places.models import Zone
 from alerts.public import queries as public
 from channels.base import NoticeSnapshot
+
+logger = logging.getLogger(__name__)
 
 S = NoticeStatus
 ENDED = (S.CANCELLED, S.EXPIRED)
@@ -234,7 +237,10 @@ class NoticeStore:
     def get(
         self, session: Session, rows: Iterable[Row], zones_changed: datetime | None
     ) -> dict[uuid.UUID, Stored]:
-        """The stored notices of ``rows``, loading in one query those not yet kept."""
+        """The stored notices of ``rows``, loading in one query those not yet kept.
+
+        A notice that cannot be turned into a snapshot is logged and left out of
+        the answer (callers skip rows without a stored notice)."""
         rows = list(rows)
         with self._lock:
             if zones_changed != self._zones or len(self._items) > STORE_SIZE:
@@ -251,7 +257,13 @@ class NoticeStore:
             )
             built: dict[tuple[uuid.UUID, datetime], Stored] = {}
             for notice in loaded:
-                built[(notice.id, _aware(notice.updated_at))] = self._build(session, notice)  # type: ignore[index]
+                try:
+                    stored = self._build(session, notice)
+                except Exception:
+                    # One unusable record must not take every feed and page down with it.
+                    logger.exception("public notice %s left out: it cannot be shown", notice.id)
+                    continue
+                built[(notice.id, _aware(notice.updated_at))] = stored  # type: ignore[index]
             with self._lock:
                 self._items.update(built)
                 self.built += len(built)
