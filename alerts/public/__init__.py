@@ -16,8 +16,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """The public pages, feeds, CAP, banner and banner data."""
-    from alerts.public import banner_api, feed_views, pages
+    from alerts.public import banner_api, feed_views, pages, serving
 
     for blueprint in (feed_views.bp, pages.bp, banner_api.bp):
         app.register_blueprint(blueprint)
     banner_api.document(app)
+    serving.init_app(app)

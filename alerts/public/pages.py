@@ -181,7 +181,7 @@ def _cached_page(variant: tuple, render: Callable[[datetime], tuple[str, datetim
         html, modified = render(now)
         return Rendered(html.encode("utf-8"), modified, max_age=PAGE_MAX_AGE_S)
 
-    return serve((*variant, lang, args), "text/html", rendered, cors=False)
+    return serve((*variant, lang, args), "text/html", rendered, cors=False, by_cookie=True)
 
 
 @bp.get("/")

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.notices.models import Notice, NoticeStatus
@@ -68,7 +68,7 @@ def _version_query():
     )
 
 
-def content_version(session: Session) -> ContentVersion:
+def content_version(session: Session | Connection) -> ContentVersion:
     """The current content version: the one query a cached public answer costs."""
     notices_changed, zones_changed = session.execute(_version_query()).one()
     return ContentVersion(_aware(notices_changed), _aware(zones_changed))
@@ -79,7 +79,7 @@ def _cutoff(include_ended_days: float, now: datetime) -> datetime:
 
 
 def next_time_change(
-    session: Session, *, include_ended_days: float, now: datetime
+    session: Session | Connection, *, include_ended_days: float, now: datetime
 ) -> datetime | None:
     """The next moment public output changes without a write: an active notice's expiry
     passing, or an ended notice leaving the retention window (None: no such moment)."""
