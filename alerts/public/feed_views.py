@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -144,13 +145,14 @@ class Doc:
 class Plan:
     """Which public notices a document kind shows where (see the module docstring)."""
 
-    ranked: list[readpath.Row]  # every public notice of the feed, in publication order
+    pages: int  # archive pages
+    slot: Callable[[int], list[readpath.Row]]  # archive page n's slot, in publication order
     current: list[readpath.Row]  # the current document's, newest change first
     entries: dict[uuid.UUID, list[tuple[tuple, bytes]]]  # rendered, with their sort keys
 
-    @property
-    def pages(self) -> int:
-        return -(-len(self.ranked) // ARCHIVE_PAGE_SIZE)
+
+def _pages(count: int) -> int:
+    return -(-count // ARCHIVE_PAGE_SIZE)
 
 
 def _entries(
@@ -182,19 +184,35 @@ def _plan(doc: Doc, lang: str, now: datetime) -> Plan:
         return plan
     session = db.session
     version = cache.generation(now).version
-    ranked = readpath.all_public_rows(session)
-    current = readpath.current_rows(session, include_ended_days=retention_days(), now=now)
+    current = current_rows(now)
     if doc.category:
-        ranked = [r for r in ranked if r.category == doc.category]
         current = [r for r in current if r.category == doc.category]
+    category = doc.category
     if doc.zone:
         zone = public.get_zone(session, doc.zone)
+        ranked = readpath.all_public_rows(session, category=category)
         placed = cache.store.get(session, ranked, version.zones_changed)
         ranked = [
             r for r in ranked if r.id in placed and public.in_zone(placed[r.id].placement, zone)
         ]
         inside = {r.id for r in ranked}
         current = [r for r in current if r.id in inside]
+        pages = _pages(len(ranked))
+
+        def slot(n: int) -> list[readpath.Row]:
+            return ranked[(n - 1) * ARCHIVE_PAGE_SIZE : n * ARCHIVE_PAGE_SIZE]
+
+    else:
+        pages = _pages(readpath.public_count(session, category=category))
+
+        def slot(n: int) -> list[readpath.Row]:
+            return readpath.all_public_rows(
+                db.session,
+                category=category,
+                offset=(n - 1) * ARCHIVE_PAGE_SIZE,
+                limit=ARCHIVE_PAGE_SIZE,
+            )
+
     stored = cache.store.get(session, current, version.zones_changed)
     current = [r for r in current if r.id in stored]
     rendered = {r.id: _entries(doc, lang, r, stored[r.id], now) for r in current}
@@ -219,7 +237,7 @@ def _plan(doc: Doc, lang: str, now: datetime) -> Plan:
             len(current) - len(kept),
             MAX_FEED_BYTES,
         )
-    plan = Plan(ranked, kept, {r.id: rendered[r.id] for r in kept})
+    plan = Plan(pages, slot, list(kept), {r.id: rendered[r.id] for r in kept})
     cache.memo[key] = plan
     return plan
 
@@ -271,7 +289,7 @@ def _document(doc: Doc, lang: str, page: int | None) -> Response:
         else:
             if not 1 <= page <= plan.pages:
                 abort(404, "No such archive page")
-            slot = plan.ranked[(page - 1) * ARCHIVE_PAGE_SIZE : page * ARCHIVE_PAGE_SIZE]
+            slot = plan.slot(page)
             shown = set(plan.entries)
             members = [r for r in slot if r.id not in shown]
             stored = read_cache().store.get(
@@ -403,10 +421,10 @@ def place_from_request() -> tuple[str | None, float | None, float | None]:
     return zone, lon, lat
 
 
-def active_snapshots(
+def active_stored(
     zone: str | None, lon: float | None, lat: float | None, now: datetime
-) -> list[NoticeSnapshot]:
-    """Snapshots of the active notices for a place; an unknown zone is a 404.
+) -> list[readpath.Stored]:
+    """The kept active notices for a place, newest first; an unknown zone is a 404.
 
     A notice whose expiry has passed is left out even before the expiry job marks it.
     """
@@ -416,11 +434,7 @@ def active_snapshots(
     except public.UnknownZone:
         abort(404, "No such zone")
     cache = read_cache()
-    rows = [
-        r
-        for r in readpath.current_rows(session, include_ended_days=retention_days(), now=now)
-        if r.status == readpath.S.ACTIVE and not r.overdue(now)
-    ]
+    rows = [r for r in current_rows(now) if r.status == readpath.S.ACTIVE and not r.overdue(now)]
     stored = cache.store.get(session, rows, cache.generation(now).version.zones_changed)
     chosen = []
     for row in rows:
@@ -431,16 +445,33 @@ def active_snapshots(
             continue
         if lon is not None and lat is not None and not public.covers_point(placement, lon, lat):
             continue
-        chosen.append(stored[row.id].snapshot)
-    chosen.sort(key=lambda s: (s.updated, str(s.notice_id)), reverse=True)
+        chosen.append(stored[row.id])
+    chosen.sort(key=lambda s: (s.snapshot.updated, str(s.snapshot.notice_id)), reverse=True)
     return chosen
+
+
+def active_snapshots(
+    zone: str | None, lon: float | None, lat: float | None, now: datetime
+) -> list[NoticeSnapshot]:
+    """Snapshots of the active notices for a place (see :func:`active_stored`)."""
+    return [stored.snapshot for stored in active_stored(zone, lon, lat, now)]
+
+
+def current_rows(now: datetime) -> list[readpath.Row]:
+    """The active notices and those ended within the window (read once per generation)."""
+    cache = read_cache()
+    rows = cache.memo.get(("current-rows",))
+    if rows is None:
+        rows = readpath.current_rows(db.session, include_ended_days=retention_days(), now=now)
+        cache.memo[("current-rows",)] = rows
+    return list(rows)
 
 
 def current_snapshots(now: datetime) -> list[NoticeSnapshot]:
     """Snapshots of the active notices and those ended within the window, newest first."""
     session = db.session
     cache = read_cache()
-    rows = readpath.current_rows(session, include_ended_days=retention_days(), now=now)
+    rows = current_rows(now)
     stored = cache.store.get(session, rows, cache.generation(now).version.zones_changed)
     snapshots = [readpath.as_of(stored[r.id], r, now) for r in rows if r.id in stored]
     return sorted(snapshots, key=lambda s: (s.updated, str(s.notice_id)), reverse=True)

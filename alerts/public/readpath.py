@@ -180,14 +180,34 @@ def current_rows(session: Session, *, include_ended_days: float, now: datetime) 
     return [_row(values) for values in session.execute(query)]
 
 
-def all_public_rows(session: Session) -> list[Row]:
-    """Every public notice of any age, in publication order (oldest first)."""
-    query = (
-        select(*_ROW_COLUMNS)
-        .where(Notice.published_at.is_not(None), Notice.status.in_((S.ACTIVE, *ENDED)))
-        .order_by(Notice.published_at, Notice.id)
+def _public_query(category: str | None):
+    query = select(*_ROW_COLUMNS).where(
+        Notice.published_at.is_not(None), Notice.status.in_((S.ACTIVE, *ENDED))
     )
+    return query.where(Notice.category == category) if category else query
+
+
+def all_public_rows(
+    session: Session, *, category: str | None = None, offset: int = 0, limit: int | None = None
+) -> list[Row]:
+    """Public notices of any age in publication order (oldest first); ``offset``/``limit``
+    take a slice of that order."""
+    query = _public_query(category).order_by(Notice.published_at, Notice.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return [_row(values) for values in session.execute(query)]
+
+
+def public_count(session: Session, *, category: str | None = None) -> int:
+    """How many public notices there are (of ``category``)."""
+    query = (
+        select(func.count())
+        .select_from(Notice)
+        .where(Notice.published_at.is_not(None), Notice.status.in_((S.ACTIVE, *ENDED)))
+    )
+    if category:
+        query = query.where(Notice.category == category)
+    return int(session.scalar(query) or 0)
 
 
 @dataclass(frozen=True)

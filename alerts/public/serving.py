@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,6 +113,7 @@ class ReadCache:
         self.memo: dict[tuple, Any] = {}
         #: Answers FastPath may give without Flask: (path, query[, cookie]) -> Hot.
         self.hot: dict[tuple, Hot] = {}
+        self._rendering: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def trusted(self, now: datetime) -> Generation | None:
@@ -153,6 +154,16 @@ class ReadCache:
         return fresh
 
     retention_days: float = 7.0
+
+    def rendering(self, key: tuple) -> threading.Lock:
+        """The lock held while ``key`` renders (single flight within the process)."""
+        with self._lock:
+            lock = self._rendering.get(key)
+            if lock is None:
+                if len(self._rendering) > self.size:
+                    self._rendering.clear()
+                lock = self._rendering[key] = threading.Lock()
+            return lock
 
     def get(self, key: tuple) -> Cached | None:
         return self._items.get(key)
@@ -212,26 +223,36 @@ def serve(
     key = (generation, *variant)
     cached = cache.get(key)
     if cached is None:
-        result = render(now)
-        session = db.session
-        floor = readpath.last_time_change(
-            session, include_ended_days=settings().feed_retention_days, now=now
-        )
-        version = generation.version
-        modified = max(
-            t
-            for t in (result.modified, floor, version.notices_changed, version.zones_changed)
-            if t is not None
-        )
-        etag, http_date = feed_validators(result.body, modified)
-        control = f"public, max-age={result.max_age}" + (", immutable" if result.immutable else "")
-        cached = Cached(result.body, etag, http_date, control)
-        cache.put(key, cached)
+        # One thread renders; the worker's other threads asking the same wait for it.
+        with cache.rendering(key):
+            cached = cache.get(key) or _render(cache, key, generation, render, now)
     if cache.engine is None:
         cache.engine = db.engine
     rule = request.url_rule
     request.environ[HOT_ENVIRON] = (generation, cached, by_cookie, rule.rule if rule else "")
     return respond(cached, mimetype, cors=cors, vary=vary)
+
+
+def _render(
+    cache: ReadCache,
+    key: tuple,
+    generation: Generation,
+    render: Callable[[datetime], Rendered],
+    now: datetime,
+) -> Cached:
+    result = render(now)
+    floor = readpath.last_time_change(db.session, include_ended_days=cache.retention_days, now=now)
+    version = generation.version
+    modified = max(
+        t
+        for t in (result.modified, floor, version.notices_changed, version.zones_changed)
+        if t is not None
+    )
+    etag, http_date = feed_validators(result.body, modified)
+    control = f"public, max-age={result.max_age}" + (", immutable" if result.immutable else "")
+    cached = Cached(result.body, etag, http_date, control)
+    cache.put(key, cached)
+    return cached
 
 
 def respond(
@@ -282,6 +303,7 @@ class Hot:
     etag: str
     headers: list[tuple[str, str]]  # without Content-Length and X-Request-ID
     endpoint: str
+    counters: dict[str, Any] = field(default_factory=dict)  # labelled, per status
 
 
 def _key(environ: dict[str, Any], by_cookie: bool) -> tuple:
@@ -346,9 +368,18 @@ class FastPath:
             headers = [*hot.headers, ("Content-Length", str(len(hot.body)))]
             status, body = "200 OK", hot.body
         headers.append((REQUEST_ID_HEADER, request_id))
-        metrics_of(self.app).counter(
-            "varsla_http_requests", "HTTP requests by endpoint, method and status.", HTTP_LABELS
-        ).labels(hot.endpoint, "GET", status[:3]).inc()
+        counted = hot.counters.get(status[:3])
+        if counted is None:
+            counted = hot.counters[status[:3]] = (
+                metrics_of(self.app)
+                .counter(
+                    "varsla_http_requests",
+                    "HTTP requests by endpoint, method and status.",
+                    HTTP_LABELS,
+                )
+                .labels(hot.endpoint, "GET", status[:3])
+            )
+        counted.inc()
         start_response(status, headers)
         return [body]
 
