@@ -17,6 +17,7 @@ from alerts.notices.models import (
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import Base, utcnow
 from alerts.places.models import Address, Zone
+from alerts.public.version import PublicVersion
 from alerts.residents.models import (
     Consent,
     Erasure,
@@ -47,6 +48,7 @@ __all__ = [
     "NoticeStatus",
     "Operator",
     "OutboxMessage",
+    "PublicVersion",
     "RateBucket",
     "RateCounter",
     "RevisionState",

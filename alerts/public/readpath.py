@@ -2,13 +2,12 @@
 
 No Flask here. Three parts:
 
-* :func:`content_version` — one indexed query answering ``(max(notices.updated_at),
-  max(zones.updated_at))``. Every write that can change public output bumps one of
-  them: create/submit/approve/publish/update/cancel, the scheduled-publish and expiry
-  jobs (``alerts.notices.operations``) all set ``notices.updated_at``; zone edits set
-  ``zones.updated_at`` (``onupdate``). Nothing deletes notices or zones. Assumes the
-  hosts' clocks agree closely enough that a later write gets a later ``updated_at``
-  (the same assumption the dispatcher's claims make).
+* :func:`content_version` — one query of three index lookups: the counter every
+  commit changing notices, revisions or zones bumps (:mod:`alerts.public.version`,
+  in commit order), and ``max(notices.updated_at)``, ``max(zones.updated_at)`` for
+  writes made outside an ORM session. Every write that can change public output
+  bumps them: create/submit/approve/publish/update/cancel, the scheduled-publish
+  and expiry jobs (``alerts.notices.operations``) and zone edits.
 * :func:`next_time_change` / :func:`last_time_change` — output also changes with
   no write: an active notice passing its expiry, an ended one leaving the retention
   window. Cached bytes carry the next such moment and count as stale once it passes.
@@ -37,6 +36,7 @@ from alerts.notices.models import Notice, NoticeStatus
 from alerts.notices.snapshots import build_snapshot
 from alerts.places.models import Zone
 from alerts.public import queries as public
+from alerts.public.version import PublicVersion
 from channels.base import NoticeSnapshot
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def _aware(value: datetime | None) -> datetime | None:
 class ContentVersion(NamedTuple):
     """Changes whenever a write may have changed public output (hashable: part of keys)."""
 
+    counter: int | None  # alerts.public.version.PublicVersion, in commit order
     notices_changed: datetime | None
     zones_changed: datetime | None
 
@@ -63,6 +64,7 @@ class ContentVersion(NamedTuple):
 def _version_query():
     # Two index lookups (notices.updated_at is indexed; zones are few), built once.
     return select(
+        select(PublicVersion.counter).where(PublicVersion.id == 1).scalar_subquery(),
         select(func.max(Notice.updated_at)).scalar_subquery(),
         select(func.max(Zone.updated_at)).scalar_subquery(),
     )
@@ -70,8 +72,8 @@ def _version_query():
 
 def content_version(session: Session | Connection) -> ContentVersion:
     """The current content version: the one query a cached public answer costs."""
-    notices_changed, zones_changed = session.execute(_version_query()).one()
-    return ContentVersion(_aware(notices_changed), _aware(zones_changed))
+    counter, notices_changed, zones_changed = session.execute(_version_query()).one()
+    return ContentVersion(counter, _aware(notices_changed), _aware(zones_changed))
 
 
 def _cutoff(include_ended_days: float, now: datetime) -> datetime:

@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 from sqlalchemy import select, update
 
 from alerts.models import Notice, Operator
@@ -276,3 +277,30 @@ def test_an_ended_notice_leaving_the_window_leaves_the_current_feed(client, news
     assert entry_ids(client.get("/feeds/notices.atom")) == []
     archived, _ = _follow_archives(client, "/feeds/notices.atom")
     assert archived == [f"urn:uuid:{nid}"]
+
+
+@pytest.mark.postgres
+def test_a_change_committed_late_is_not_hidden_by_a_later_one(client, newsroom, app):
+    """An all-clear written early and committed after another publish (a long fan-out)
+    still shows: the version counts commits, not timestamps."""
+    from alerts.extensions import db
+
+    first = newsroom.publish()
+    assert entry_ids(client.get("/feeds/notices.atom")) == [f"urn:uuid:{first}"]
+    slow = db.sessionmaker()
+    try:
+        slow.execute(
+            update(Notice)
+            .where(Notice.id == uuid.UUID(first))
+            .values(status="cancelled", ended_at=datetime.now(UTC), updated_at=datetime.now(UTC))
+        )
+        second = newsroom.publish(texts=BERGKARLAS_TEXTS, area={"zones": ["bergkarlas"]})
+        feed = parsed(client.get("/feeds/notices.atom"))
+        assert {e.id for e in feed.entries} == {f"urn:uuid:{first}", f"urn:uuid:{second}"}
+        assert not any(e.title.startswith("Avblåst") for e in feed.entries)
+        slow.commit()
+    finally:
+        slow.close()
+    titles = {e.id: e.title for e in parsed(client.get("/feeds/notices.atom")).entries}
+    assert titles[f"urn:uuid:{first}"].startswith("Avblåst: ")
+    assert active_ids(client) == [second]
