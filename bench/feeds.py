@@ -359,6 +359,9 @@ def main() -> None:
         for _label, path, _, _ in TARGETS:
             client.run(app_port, path, {}, 2, args.connections)
         publish_one(url)
+        # Another process published: a worker trusts the version it read for up to
+        # VARSLA_PUBLIC_VERSION_TTL_MS, so the change shows (and renders) after that.
+        time.sleep(int(os.environ.get("VARSLA_PUBLIC_VERSION_TTL_MS", "1000")) / 1000 + 0.1)
         renders = []
         for label, path, _, _ in TARGETS:
             ms, _ = timed_fetch(app_port, path)
