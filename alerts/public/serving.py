@@ -22,7 +22,6 @@ same request last time (a fresh ``X-Request-ID``; the request is counted in
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -283,10 +282,6 @@ def respond(
         headers.pop("Content-Length", None)
         headers.pop("Content-Type", None)
     return response
-
-
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 # --- answering without Flask -------------------------------------------------------------
