@@ -58,6 +58,7 @@ class Settings(BaseModel):
     geocoder_user_agent: str = Field("Varsla", alias="VARSLA_GEOCODER_USER_AGENT")
     sender_name: str = Field("Varsla", alias="VARSLA_SENDER_NAME")
     feed_retention_days: float = Field(7.0, ge=0, alias="VARSLA_FEED_RETENTION_DAYS")
+    public_version_ttl_ms: int = Field(1000, ge=0, alias="VARSLA_PUBLIC_VERSION_TTL_MS")
     # Deliveries (who was sent what) and local-outbox copies, after a notice ended; 0 keeps
     # them. Match the municipality's records-management decision.
     delivery_retention_days: float = Field(365.0, ge=0, alias="VARSLA_DELIVERY_RETENTION_DAYS")

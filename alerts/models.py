@@ -18,6 +18,7 @@ from alerts.notices.models import (
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import Base, utcnow
 from alerts.places.models import Address, PlaceImport, Zone
+from alerts.public.version import PublicVersion
 from alerts.residents.models import (
     Consent,
     Erasure,
@@ -51,6 +52,7 @@ __all__ = [
     "Operator",
     "OutboxMessage",
     "PlaceImport",
+    "PublicVersion",
     "RateBucket",
     "RateCounter",
     "RevisionState",

@@ -74,6 +74,8 @@ def notice_url(snapshot: NoticeSnapshot, base_url: str) -> str:
     ``javascript:`` URL in the data raises ``ValueError``.
     """
     path = snapshot.url or f"/notices/{snapshot.notice_id}"
+    if path.startswith(("https://", "http://")):
+        return path  # already absolute (what urljoin would answer, without its cost)
     url = urljoin(base_url.rstrip("/") + "/", path) if base_url else path
     if urlsplit(url).scheme not in ("http", "https", ""):
         raise ValueError(f"notice URL {url!r} is not http(s)")
@@ -152,16 +154,28 @@ def active_payload(
     }
 
 
+def _inert_json(value: Any) -> bytes:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    body = body.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return body.encode("utf-8")
+
+
+def active_item_json(snapshot: NoticeSnapshot, lang: str, *, base_url: str) -> bytes:
+    """One item of ``/api/v1/active`` as the bytes :func:`active_json` puts in its list."""
+    return _inert_json(_item(snapshot, ui_language(lang), base_url))
+
+
+def active_document(items: Iterable[bytes], lang: str, *, alert: bool) -> bytes:
+    """The ``/api/v1/active`` document around items rendered by :func:`active_item_json`
+    (already in :func:`ordered` order)."""
+    tail = _inert_json({"next": None, "lang": ui_language(lang), "alert": alert})
+    return b'{"items":[' + b",".join(items) + b"]," + tail[1:]
+
+
 def active_json(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_url: str) -> bytes:
     """``active_payload`` as compact UTF-8 JSON, with ``<``, ``>`` and ``&`` escaped
     as ``\\u003c`` etc. so the body is inert even if someone embeds it in HTML."""
-    body = json.dumps(
-        active_payload(snapshots, lang, base_url=base_url),
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    body = body.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-    return body.encode("utf-8")
+    return _inert_json(active_payload(snapshots, lang, base_url=base_url))
 
 
 def render_banner_html(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_url: str) -> str:

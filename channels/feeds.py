@@ -1,4 +1,4 @@
-"""RSS 2.0 and Atom feeds of notices, built with feedgen.
+"""RSS 2.0 and Atom feeds of notices, written as templated, escaped XML.
 
 Each notice has one entry for its whole life, id ``urn:uuid:<notice_id>``;
 callers pass the latest revision of each notice. An update changes the entry's
@@ -10,9 +10,15 @@ Output depends only on the input: the feed's own ``updated``/``lastBuildDate``
 is its newest entry's ``updated`` (never the clock), so identical content
 renders byte-identical bodies and pollers get stable ETags.
 
-feedgen 1.0 drops ``rel``/``type``/``hreflang`` on Atom entry links (it reads
-them from the element it has just created); Atom entry links are therefore
-written by our own feedgen extension, :class:`VarslaEntryExtension`.
+Entries are rendered one at a time to bytes (:func:`atom_entry`,
+:func:`rss_item`, :func:`cap_index_entry`) and joined into a document
+(:func:`atom_document`, :func:`rss_document`), so a caller may keep the bytes
+of entries that did not change and bound a document by size. Every text and
+attribute goes through :func:`_text` / :func:`_attr` (XML-escaped, characters
+XML 1.0 cannot carry dropped). Documents may carry RFC 5005 archived-feed links
+(``current``, ``prev-archive``, ``next-archive`` and ``<fh:archive/>``); RSS
+carries them as ``atom:link``. (feedgen built these feeds before; at a thousand
+notices it took most of a second per render.)
 """
 
 from __future__ import annotations
@@ -20,15 +26,12 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.feed import FeedGenerator
-from feedgen.util import xml_elem
 
 from channels.base import CAP_CATEGORY, NoticeSnapshot, local_time, ui_language
 from channels.cap import (
@@ -77,6 +80,11 @@ class FeedInfo:
     subtitle: str = ""
     author_name: str = "Varsla"
     updated_when_empty: datetime = EPOCH
+    #: RFC 5005: the current document's URL (on archive documents), and the archives'.
+    current_url: str = ""
+    prev_archive_url: str = ""
+    next_archive_url: str = ""
+    archive: bool = False  # this document is an archive document (``<fh:archive/>``)
 
     def __post_init__(self) -> None:
         if not self.feed_id.startswith(("urn:uuid:", "tag:")):
@@ -106,53 +114,6 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}")
     return value.astimezone(UTC).replace(microsecond=0)
-
-
-class _NamespacesExtension(BaseExtension):
-    """Feed-level half of our extension: declares the ``cap:`` and ``georss:`` prefixes."""
-
-    def extend_ns(self):
-        return {"cap": CAP_NS, "georss": GEORSS_NS}
-
-
-class VarslaEntryExtension(BaseEntryExtension):
-    """Entry-level half: correct Atom links, ``xml:lang``, GeoRSS and CAP elements."""
-
-    def __init__(self):
-        self.lang: str | None = None
-        self.links: list[dict[str, str]] = []
-        self.georss: list[tuple[str, str]] = []
-        self.cap: list[tuple[str, str]] = []
-
-    def extend_atom(self, entry):
-        if self.lang:
-            entry.set(XML_LANG, self.lang)
-        # feedgen wrote the links without rel/type: replace them with whole ones.
-        for broken in entry.findall("link"):
-            entry.remove(broken)
-        for link in self.links:
-            xml_elem("link", entry, **link)
-        self._extend(entry)
-        return entry
-
-    def set_links(self, fe, links: list[dict[str, str]]) -> None:
-        """Give the entry ``links``: feedgen keeps them for RSS ``<link>`` and its
-        own checks, this extension writes them to Atom with all their attributes."""
-        self.links = links
-        if links:
-            fe.link([dict(link) for link in links], replace=True)
-
-    def extend_rss(self, item):
-        # RSS items get the geometry (GeoRSS in RSS is common); CAP stays in Atom.
-        for name, text in self.georss:
-            xml_elem(f"{{{GEORSS_NS}}}{name}", item).text = text
-        return item
-
-    def _extend(self, entry):
-        for name, text in self.georss:
-            xml_elem(f"{{{GEORSS_NS}}}{name}", entry).text = text
-        for name, text in self.cap:
-            xml_elem(f"{{{CAP_NS}}}{name}", entry).text = text
 
 
 def _rings(snapshot: NoticeSnapshot) -> list[list[tuple[str, str]]]:
@@ -233,121 +194,201 @@ def _plain_body(snapshot: NoticeSnapshot, lang: str) -> list[str]:
     return [p.strip() for p in paragraphs if p and p.strip()]
 
 
-def _sorted(snapshots: Iterable[NoticeSnapshot]) -> list[NoticeSnapshot]:
-    # Newest first; ties broken by id so equal input always gives equal output.
+def feed_order(snapshots: Iterable[NoticeSnapshot]) -> list[NoticeSnapshot]:
+    """Newest update first."""
+    # Ties broken by id so equal input always gives equal output.
     return sorted(snapshots, key=lambda s: (_utc(s.updated), str(s.notice_id)), reverse=True)
 
 
-def _generator(
-    feed: FeedInfo, lang: str, snapshots: list[NoticeSnapshot], *, media_type: str
-) -> FeedGenerator:
-    fg = FeedGenerator()
-    fg.register_extension("varsla", _NamespacesExtension, VarslaEntryExtension)
-    fg.id(feed.feed_id)
-    fg.title(feed.title)
-    fg.subtitle(feed.subtitle or feed.title)  # also the RSS <description>, which is required
-    fg.link(href=feed.self_url, rel="self", type=media_type)
-    # Last, because feedgen makes the last feed link the RSS channel's <link>.
-    fg.link(href=feed.alternate_url, rel="alternate", type="text/html")
-    fg.language(ui_language(lang))
-    fg.author(name=feed.author_name)
-    fg.generator("Varsla")
-    fg.updated(last_modified(snapshots, feed))  # also lastBuildDate
-    return fg
+ATOM_NS = "http://www.w3.org/2005/Atom"
+FH_NS = "http://purl.org/syndication/history/1.0"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def _notice_entry(fg: FeedGenerator, snapshot: NoticeSnapshot, lang: str, *, atom: bool) -> None:
-    fe = fg.add_entry(order="append")
-    ext: VarslaEntryExtension = fe.varsla
+def _text(value: object) -> str:
+    """Element text: escaped, and characters XML 1.0 cannot carry dropped."""
+    return html.escape(_NOT_XML.sub("", str(value)), quote=False)
+
+
+def _attr(value: object) -> str:
+    """An attribute value, quoted with ``"``."""
+    return html.escape(_NOT_XML.sub("", str(value)), quote=True)
+
+
+def _el(name: str, text: object, **attrs: str) -> str:
+    attributes = "".join(f' {key}="{_attr(value)}"' for key, value in attrs.items())
+    return f"<{name}{attributes}>{_text(text)}</{name}>"
+
+
+def _link(**attrs: str) -> str:
+    # ``rel`` first, as feed readers print it; None/empty attributes are left out.
+    return "<link" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items() if v) + "/>"
+
+
+def _rfc3339(value: datetime) -> str:
+    return _utc(value).isoformat()
+
+
+def _rfc822(value: datetime) -> str:
+    return format_datetime(_utc(value))
+
+
+def atom_entry(snapshot: NoticeSnapshot, lang: str) -> bytes:
+    """One notice's Atom ``<entry>`` (its latest revision), as UTF-8 bytes."""
     text_lang = snapshot.text_language(lang)
-    fe.id(f"urn:uuid:{snapshot.notice_id}")
-    fe.title(marked_headline(snapshot, lang))
-    fe.updated(_utc(snapshot.updated))
-    if atom:
-        first_sent = min((ref.sent for ref in snapshot.references), default=snapshot.sent)
-        fe.published(_utc(min(first_sent, snapshot.sent)))
-    else:
-        # RSS has one date; readers sort by it, so it says when the item last changed.
-        fe.pubDate(_utc(snapshot.updated))
-    fe.author(name=snapshot.sender_name)
-    fe.category(
-        term=snapshot.category,
-        label=category_label(snapshot.category, lang),
-        scheme=CATEGORY_SCHEME,
+    first_sent = min((ref.sent for ref in snapshot.references), default=snapshot.sent)
+    parts = [
+        f'<entry xml:lang="{_attr(text_lang)}">',
+        _el("id", f"urn:uuid:{snapshot.notice_id}"),
+        _el("title", marked_headline(snapshot, lang)),
+        _el("updated", _rfc3339(snapshot.updated)),
+        _el("published", _rfc3339(min(first_sent, snapshot.sent))),
+        f"<author>{_el('name', snapshot.sender_name)}</author>",
+        _el("content", "\n\n".join(_plain_body(snapshot, lang)), type="text"),
+    ]
+    if snapshot.url:
+        parts.append(
+            _link(rel="alternate", type="text/html", hreflang=text_lang, href=snapshot.url)
+        )
+    if snapshot.cap_url:
+        parts.append(_link(rel="related", type=CAP_MEDIA_TYPE, href=snapshot.cap_url))
+    parts.append(
+        "<category"
+        f' term="{_attr(snapshot.category)}"'
+        f' scheme="{CATEGORY_SCHEME}"'
+        f' label="{_attr(category_label(snapshot.category, lang))}"/>'
     )
-    paragraphs = _plain_body(snapshot, lang)
-    ext.georss = georss_elements(snapshot)
-    if atom:
-        ext.lang = text_lang
-        fe.content("\n\n".join(paragraphs), type="text")
-        links = []
-        if snapshot.url:
-            links.append(
-                {
-                    "href": snapshot.url,
-                    "rel": "alternate",
-                    "type": "text/html",
-                    "hreflang": text_lang,
-                }
-            )
-        if snapshot.cap_url:
-            links.append({"href": snapshot.cap_url, "rel": "related", "type": CAP_MEDIA_TYPE})
-        ext.set_links(fe, links)
-        ext.cap = cap_elements(snapshot, lang)
-    else:
-        # RSS <description> is entity-encoded HTML: escape the text, then mark up paragraphs.
-        fe.description("".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) or " ")
-        if snapshot.url:
-            fe.link(href=snapshot.url)
+    parts += [_el(f"georss:{name}", text) for name, text in georss_elements(snapshot)]
+    parts += [_el(f"cap:{name}", text) for name, text in cap_elements(snapshot, lang)]
+    parts.append("</entry>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def rss_item(snapshot: NoticeSnapshot, lang: str) -> bytes:
+    """One notice's RSS ``<item>`` (its latest revision), as UTF-8 bytes."""
+    # RSS <description> is entity-encoded HTML: escape the text, then mark up paragraphs.
+    description = "".join(f"<p>{html.escape(p)}</p>" for p in _plain_body(snapshot, lang)) or " "
+    parts = [
+        "<item>",
+        _el("title", marked_headline(snapshot, lang)),
+    ]
+    if snapshot.url:
+        parts.append(_el("link", snapshot.url))
+    parts += [
+        _el("description", description),
+        _el("category", category_label(snapshot.category, lang), domain=CATEGORY_SCHEME),
+        _el("guid", f"urn:uuid:{snapshot.notice_id}", isPermaLink="false"),
+        # RSS has one date; readers sort by it, so it says when the item last changed.
+        _el("pubDate", _rfc822(snapshot.updated)),
+    ]
+    parts += [_el(f"georss:{name}", text) for name, text in georss_elements(snapshot)]
+    parts.append("</item>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def cap_index_entry(snapshot: NoticeSnapshot, lang: str) -> bytes:
+    """One revision's entry in the Atom index of CAP documents."""
+    if not snapshot.cap_url:
+        raise ValueError(f"revision {snapshot.identifier} has no cap_url to index")
+    text_lang = snapshot.text_language(lang)
+    text = snapshot.text(lang)
+    parts = [
+        f'<entry xml:lang="{_attr(text_lang)}">',
+        _el("id", revision_entry_id(snapshot)),
+        _el("title", marked_headline(snapshot, lang)),
+        _el("updated", _rfc3339(snapshot.updated)),
+        _el("published", _rfc3339(snapshot.sent)),
+        f"<author>{_el('name', snapshot.sender_name)}</author>",
+        _el("summary", text.description or text.headline, type="text"),
+        _link(rel="alternate", type=CAP_MEDIA_TYPE, href=snapshot.cap_url),
+    ]
+    if snapshot.url:
+        parts.append(_link(rel="related", type="text/html", hreflang=text_lang, href=snapshot.url))
+    parts += [_el(f"cap:{name}", value) for name, value in cap_elements(snapshot, lang, full=True)]
+    parts += [_el(f"georss:{name}", value) for name, value in georss_elements(snapshot)]
+    parts.append("</entry>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _archive_links(feed: FeedInfo, media_type: str, *, prefix: str = "") -> list[str]:
+    tag = f"{prefix}link"
+    links = []
+    for rel, href in (
+        ("current", feed.current_url),
+        ("prev-archive", feed.prev_archive_url),
+        ("next-archive", feed.next_archive_url),
+    ):
+        if href:
+            links.append(f'<{tag} rel="{rel}" type="{media_type}" href="{_attr(href)}"/>')
+    if feed.archive:
+        links.append("<fh:archive/>")
+    return links
+
+
+def atom_document(feed: FeedInfo, lang: str, entries: Sequence[bytes], updated: datetime) -> bytes:
+    """An Atom feed of already rendered ``entries`` (newest first), ``updated`` its date."""
+    head = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<feed xmlns="{ATOM_NS}" xmlns:cap="{CAP_NS}" xmlns:georss="{GEORSS_NS}"'
+        f' xmlns:fh="{FH_NS}" xml:lang="{_attr(ui_language(lang))}">\n',
+        _el("id", feed.feed_id),
+        _el("title", feed.title),
+        _el("subtitle", feed.subtitle or feed.title),
+        _el("updated", _rfc3339(updated)),
+        f"<author>{_el('name', feed.author_name)}</author>",
+        _link(rel="self", type=ATOM_MEDIA_TYPE, href=feed.self_url),
+        _link(rel="alternate", type="text/html", href=feed.alternate_url),
+        *_archive_links(feed, ATOM_MEDIA_TYPE),
+        _el("generator", "Varsla"),
+        "\n",
+    ]
+    return "".join(head).encode("utf-8") + b"".join(entries) + b"</feed>\n"
+
+
+def rss_document(feed: FeedInfo, lang: str, items: Sequence[bytes], updated: datetime) -> bytes:
+    """An RSS 2.0 channel of already rendered ``items`` (newest first)."""
+    head = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<rss xmlns:atom="{ATOM_NS}" xmlns:georss="{GEORSS_NS}" xmlns:fh="{FH_NS}"'
+        ' version="2.0">\n<channel>',
+        _el("title", feed.title),
+        _el("link", feed.alternate_url),
+        _el("description", feed.subtitle or feed.title),
+        f'<atom:link rel="self" type="{RSS_MEDIA_TYPE}" href="{_attr(feed.self_url)}"/>',
+        *_archive_links(feed, RSS_MEDIA_TYPE, prefix="atom:"),
+        _el("generator", "Varsla"),
+        _el("language", ui_language(lang)),
+        _el("lastBuildDate", _rfc822(updated)),
+        "\n",
+    ]
+    return "".join(head).encode("utf-8") + b"".join(items) + b"</channel>\n</rss>\n"
+
+
+def cap_index_order(snapshots: Iterable[NoticeSnapshot]) -> list[NoticeSnapshot]:
+    """Revisions newest sent first (ties broken so equal input gives equal output)."""
+    return sorted(
+        snapshots, key=lambda s: (_utc(s.sent), str(s.notice_id), s.revision), reverse=True
+    )
 
 
 def render_rss(snapshots: Iterable[NoticeSnapshot], *, feed: FeedInfo, lang: str) -> bytes:
     """RSS 2.0 of the notices (latest revision of each), newest update first."""
-    ordered = _sorted(snapshots)
-    fg = _generator(feed, lang, ordered, media_type=RSS_MEDIA_TYPE)
-    for snapshot in ordered:
-        _notice_entry(fg, snapshot, lang, atom=False)
-    return fg.rss_str(pretty=True)
+    ordered = feed_order(snapshots)
+    items = [rss_item(s, lang) for s in ordered]
+    return rss_document(feed, lang, items, last_modified(ordered, feed))
 
 
 def render_atom(snapshots: Iterable[NoticeSnapshot], *, feed: FeedInfo, lang: str) -> bytes:
     """Atom 1.0 of the notices (latest revision of each), newest update first."""
-    ordered = _sorted(snapshots)
-    fg = _generator(feed, lang, ordered, media_type=ATOM_MEDIA_TYPE)
-    for snapshot in ordered:
-        _notice_entry(fg, snapshot, lang, atom=True)
-    return fg.atom_str(pretty=True)
+    ordered = feed_order(snapshots)
+    entries = [atom_entry(s, lang) for s in ordered]
+    return atom_document(feed, lang, entries, last_modified(ordered, feed))
 
 
 def render_cap_index(
     snapshots: Iterable[NoticeSnapshot], *, feed: FeedInfo, lang: str = "sv"
 ) -> bytes:
     """Atom index of CAP documents, one entry per revision (see ``channels.cap``)."""
-    ordered = sorted(
-        snapshots,
-        key=lambda s: (_utc(s.sent), str(s.notice_id), s.revision),
-        reverse=True,
-    )
-    fg = _generator(feed, lang, ordered, media_type=ATOM_MEDIA_TYPE)
-    for snapshot in ordered:
-        if not snapshot.cap_url:
-            raise ValueError(f"revision {snapshot.identifier} has no cap_url to index")
-        fe = fg.add_entry(order="append")
-        ext: VarslaEntryExtension = fe.varsla
-        text_lang = snapshot.text_language(lang)
-        ext.lang = text_lang
-        fe.id(revision_entry_id(snapshot))
-        fe.title(marked_headline(snapshot, lang))
-        fe.updated(_utc(snapshot.updated))
-        fe.published(_utc(snapshot.sent))
-        fe.author(name=snapshot.sender_name)
-        fe.summary(snapshot.text(lang).description or snapshot.text(lang).headline, type="text")
-        links = [{"href": snapshot.cap_url, "rel": "alternate", "type": CAP_MEDIA_TYPE}]
-        if snapshot.url:
-            links.append(
-                {"href": snapshot.url, "rel": "related", "type": "text/html", "hreflang": text_lang}
-            )
-        ext.set_links(fe, links)
-        ext.cap = cap_elements(snapshot, lang, full=True)
-        ext.georss = georss_elements(snapshot)
-    return fg.atom_str(pretty=True)
+    ordered = cap_index_order(snapshots)
+    entries = [cap_index_entry(s, lang) for s in ordered]
+    return atom_document(feed, lang, entries, last_modified(ordered, feed))

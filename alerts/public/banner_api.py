@@ -14,16 +14,17 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response
 
+from alerts.public import readpath
 from alerts.public.feed_views import (
-    active_snapshots,
+    active_stored,
     base_url,
-    cached_response,
     place_from_request,
     requested_lang,
 )
 from alerts.public.responses import ActiveNotices
+from alerts.public.serving import Rendered, serve
 from alerts.web.openapi import Operation, add_to_document
-from channels.banner import active_json
+from channels.banner import active_document, active_item_json, is_alerting, ordered
 from channels.feeds import EPOCH
 
 logger = logging.getLogger(__name__)
@@ -48,14 +49,24 @@ def active() -> Response:
     zone, lon, lat = place_from_request()
     lang = requested_lang()
 
-    def render() -> tuple[bytes, datetime]:
-        snapshots = active_snapshots(zone, lon, lat)
-        body = active_json(snapshots, lang, base_url=base_url())
-        return body, max((s.updated for s in snapshots), default=EPOCH)
+    def render(now: datetime) -> Rendered:
+        # Each notice's item is rendered once per change of that notice and kept with it.
+        kept = active_stored(zone, lon, lat, now)
+        by_snapshot = {id(stored.snapshot): stored for stored in kept}
+        snapshots = ordered(stored.snapshot for stored in kept)
+        items = [
+            readpath.rendered(
+                by_snapshot[id(s)],
+                ("active", lang),
+                lambda s=s: active_item_json(s, lang, base_url=base_url()),  # type: ignore[misc]
+            )
+            for s in snapshots
+        ]
+        body = active_document(items, lang, alert=is_alerting(snapshots))
+        modified = max((s.updated for s in snapshots), default=EPOCH)
+        return Rendered(body, modified, max_age=ACTIVE_MAX_AGE_S)
 
-    return cached_response(
-        ("active", zone, lon, lat, lang), "application/json", render, max_age=ACTIVE_MAX_AGE_S
-    )
+    return serve(("active", zone, lon, lat, lang), "application/json", render)
 
 
 def document(app: Flask) -> None:

@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from alerts.config import settings
 from alerts.extensions import db
 from alerts.public import queries as public
-from alerts.public.feed_views import retention_days
+from alerts.public.feed_views import current_snapshots, retention_days
+from alerts.public.serving import Rendered, serve
 from alerts.web.templating import current_lang
 from channels.banner import ordered, palette_key
 from channels.base import NoticeSnapshot
+from channels.feeds import EPOCH
 from channels.labels import (
     area_description,
     category_label,
@@ -153,48 +166,77 @@ def subscribe_url() -> str | None:
     return None
 
 
-@bp.get("/")
-def index() -> str:
-    """Active notices, their areas on a map, recently ended ones, and how to subscribe."""
+PAGE_MAX_AGE_S = 60
+
+
+def _cached_page(variant: tuple, render: Callable[[datetime], tuple[str, datetime]]) -> Response:
+    """A page from bytes rendered once per content change and language (see
+    ``alerts.public.serving``). A reader with a message waiting (flashed after
+    a form) gets a fresh page: cached bytes never hold one reader's message."""
     lang = current_lang()
-    notices = public.public_notices(db.session, include_ended_days=retention_days())
-    snapshots = [public.public_snapshot(db.session, n) for n in notices]
-    active = ordered(s for s in snapshots if not s.ended)  # most severe first
-    ended = [s for s in snapshots if s.ended]
-    return render_template(
-        "public/index.html",
-        active=active,
-        ended=ended,
-        features=map_features(active, lang),
-        map=map_settings(),
-        subscribe_url=subscribe_url(),
-        retention_days=retention_days(),
-    )
+    args = tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k != "lang"))
+    if "_flashes" in session:
+        html, _ = render(datetime.now(UTC))
+        return Response(html, content_type="text/html; charset=utf-8")
+
+    def rendered(now: datetime) -> Rendered:
+        html, modified = render(now)
+        return Rendered(html.encode("utf-8"), modified, max_age=PAGE_MAX_AGE_S)
+
+    return serve((*variant, lang, args), "text/html", rendered, cors=False, by_cookie=True)
+
+
+@bp.get("/")
+def index() -> Response:
+    """Active notices, their areas on a map, recently ended ones, and how to subscribe."""
+
+    def render(now: datetime) -> tuple[str, datetime]:
+        lang = current_lang()
+        snapshots = current_snapshots(now)
+        active = ordered(s for s in snapshots if not s.ended)  # most severe first
+        ended = [s for s in snapshots if s.ended]
+        html = render_template(
+            "public/index.html",
+            active=active,
+            ended=ended,
+            features=map_features(active, lang),
+            map=map_settings(),
+            subscribe_url=subscribe_url(),
+            retention_days=retention_days(),
+        )
+        return html, max((s.updated for s in snapshots), default=EPOCH)
+
+    return _cached_page(("page", "index"), render)
 
 
 @bp.get("/notices/<notice_id>")
-def notice(notice_id: str) -> str:
+def notice(notice_id: str) -> Response:
     """One public notice: its text, its area on a map and the timeline of its revisions."""
-    lang = current_lang()
     try:
         key = uuid.UUID(notice_id)
     except ValueError:
         abort(404)
-    found = public.public_notice(db.session, key)
-    if found is None:
-        abort(404)
-    snapshot = public.public_snapshot(db.session, found)
-    timeline = [
-        public.public_snapshot(db.session, found, revision)
-        for revision in public.published_revisions(found)
-    ]
-    return render_template(
-        "public/notice.html",
-        snapshot=snapshot,
-        timeline=list(reversed(timeline)),
-        features=map_features([snapshot], lang),
-        map=map_settings(),
-    )
+
+    def render(now: datetime) -> tuple[str, datetime]:
+        lang = current_lang()
+        found = public.public_notice(db.session, key)
+        if found is None:
+            abort(404)
+        snapshot = public.public_snapshot(db.session, found, now=now)
+        timeline = [
+            public.public_snapshot(db.session, found, revision, now=now)
+            for revision in public.published_revisions(found)
+        ]
+        html = render_template(
+            "public/notice.html",
+            snapshot=snapshot,
+            timeline=list(reversed(timeline)),
+            features=map_features([snapshot], lang),
+            map=map_settings(),
+        )
+        return html, snapshot.updated
+
+    return _cached_page(("page", "notice", key), render)
 
 
 @bp.get("/archive")

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Protocol
 
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import ColumnElement, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
@@ -35,6 +35,20 @@ logger = logging.getLogger(__name__)
 
 S = NoticeStatus
 ENDED = (S.CANCELLED, S.EXPIRED)
+
+
+class Placed(Protocol):
+    """What zone and point checks read of a published revision (a ``NoticeRevision``, or
+    the read path's copy of one)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def zone_slugs(self) -> list[str]: ...
+    @property
+    def area_geojson(self) -> dict[str, Any] | None: ...
+    @property
+    def area_bbox(self) -> list[float] | None: ...
 
 
 class UnknownZone(LookupError):
@@ -89,7 +103,7 @@ def _geometry(key: tuple[str, int], geojson_text: str) -> tuple[BaseGeometry, Pr
     return geometry, prep(geometry)
 
 
-def _revision_geometry(revision: NoticeRevision) -> tuple[BaseGeometry, PreparedGeometry] | None:
+def _revision_geometry(revision: Placed) -> tuple[BaseGeometry, PreparedGeometry] | None:
     # Published revisions never change, so their shapes are cached by revision id.
     if not revision.area_geojson:
         return None
@@ -102,7 +116,7 @@ def _zone_geometry(zone: Zone) -> tuple[BaseGeometry, PreparedGeometry]:
     return _geometry((f"zone:{zone.slug}", stamp), json.dumps(zone.geometry, sort_keys=True))
 
 
-def in_zone(revision: NoticeRevision, zone: Zone) -> bool:
+def in_zone(revision: Placed, zone: Zone) -> bool:
     """True when the revision names the zone, or its area overlaps the zone's interior
     (a drawn polygon or circle inside the zone; a neighbour that only touches does not)."""
     if zone.slug in revision.zone_slugs:
@@ -123,7 +137,7 @@ def in_zone(revision: NoticeRevision, zone: Zone) -> bool:
     return prepared.intersects(zone_geometry) and not geometry.touches(zone_geometry)
 
 
-def covers_point(revision: NoticeRevision, lon: float, lat: float) -> bool:
+def covers_point(revision: Placed, lon: float, lat: float) -> bool:
     """True when the revision's area covers the point (its boundary included)."""
     bbox = revision.area_bbox
     if bbox and not (bbox[0] <= lon <= bbox[2] and bbox[1] <= lat <= bbox[3]):
@@ -273,53 +287,6 @@ def search_archive(
         )
     }
     return ArchivePage([loaded[i] for i in chosen if i in loaded], len(ids), page, per_page)
-
-
-@lru_cache(maxsize=1)
-def _content_state_query():
-    # Built once: pollers' 304s run this on every request, and building the
-    # statement costs more than SQLite takes to answer it.
-    now, cutoff = bindparam("now"), bindparam("cutoff")
-    overdue_now = (Notice.status == S.ACTIVE) & (Notice.expires <= now)
-    return select(
-        func.count(),
-        func.max(Notice.updated_at),
-        func.coalesce(func.sum(case((overdue_now, 1), else_=0)), 0),
-        select(func.max(Zone.updated_at)).scalar_subquery(),
-    ).where(
-        Notice.published_at.is_not(None),
-        or_(
-            Notice.status == S.ACTIVE,
-            Notice.status.in_(ENDED) & (Notice.ended_at >= cutoff),
-        ),
-    )
-
-
-class ContentState(NamedTuple):
-    """What :func:`content_state` answers (hashable: it is part of cache keys)."""
-
-    public_count: int
-    newest_change: datetime | None  # of any public notice in the window
-    overdue: int
-    zones_changed: str
-
-
-def content_state(
-    session: Session, *, include_ended_days: float, now: datetime | None = None
-) -> ContentState:
-    """A cheap key that changes whenever any public feed's content may have changed.
-
-    Every change to a notice bumps ``notices.updated_at``; a notice leaving the
-    retention window changes the count; an active notice passing its expiry
-    (before the job marks it) changes the overdue count; zone edits change
-    names and shapes. Assumes the hosts' clocks agree (``updated_at`` only
-    grows).
-    """
-    now = _now(now)
-    count, newest, overdue_count, zones_changed = session.execute(
-        _content_state_query(), {"now": now, "cutoff": _cutoff(include_ended_days, now)}
-    ).one()
-    return ContentState(int(count), _aware(newest), int(overdue_count), str(zones_changed))
 
 
 def last_dropped_at(

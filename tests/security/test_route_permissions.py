@@ -43,6 +43,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/feeds/cap.atom", "GET"): "public",
     ("/feeds/notices.<any(rss, atom):kind>", "GET"): "public",
     ("/feeds/zones/<slug>.<any(rss, atom):kind>", "GET"): "public",
+    ("/feeds/notices/archive/<int:page>.<any(rss, atom):kind>", "GET"): "public",
+    ("/feeds/zones/<slug>/archive/<int:page>.<any(rss, atom):kind>", "GET"): "public",
+    ("/feeds/cap/archive/<int:page>.atom", "GET"): "public",
     ("/healthz", "GET"): "public",
     ("/metrics", "GET"): "operations",
     ("/api/v1/openapi.json", "GET"): "public",
@@ -177,6 +180,7 @@ class World:
         values = {
             "<notice_id>": str(notice.id) if notice else "00000000-0000-0000-0000-000000000000",
             "<int:revision>": "1",
+            "<int:page>": "1",
             "<path:filename>": "varsla.css",
             "<slug>": "gesunda",
             "<any(rss, atom):kind>": "rss",
