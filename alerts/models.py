@@ -4,7 +4,14 @@ The application's own code imports models from their feature
 (``alerts.notices.models``); this module only gathers them.
 """
 
-from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage, RateBucket
+from alerts.dispatch.models import (
+    Delivery,
+    DeliveryStatus,
+    FanoutJob,
+    FanoutState,
+    OutboxMessage,
+    RateBucket,
+)
 from alerts.notices.models import (
     AuditEvent,
     Category,
@@ -38,6 +45,8 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Erasure",
+    "FanoutJob",
+    "FanoutState",
     "InboundMessage",
     "LegalBasis",
     "LoginAttempt",
