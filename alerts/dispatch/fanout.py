@@ -156,15 +156,24 @@ def supersede_unsent(
 def _earlier_received(
     revision: NoticeRevision, earlier: list[int], channels: Collection[str], ids: IdRange
 ) -> Select[int, str]:
-    """(subscriber, channel) sent (or being sent) an earlier revision: the one home of the
-    rule "whoever got an earlier revision hears what changed"."""
+    """(subscriber, channel) who may have got an earlier revision: the one home of the rule
+    "whoever may have got an earlier revision hears what changed".
+
+    Sent or being sent; or tried and queued again (a worker that died may have sent it);
+    or handed to the provider and then dropped because this revision superseded it (a
+    "handset off" receipt that came after the publish: the phone may show it later).
+    """
     return (
         select(Delivery.subscriber_id, Delivery.channel)
         .where(
             Delivery.revision_id.in_(earlier),
             *ids.of(Delivery.subscriber_id),
             Delivery.channel.in_(list(channels)),
-            Delivery.status.in_(RECEIVED),
+            or_(
+                Delivery.status.in_(RECEIVED),
+                and_(Delivery.status == DeliveryStatus.PENDING, Delivery.attempts > 0),
+                and_(Delivery.status == DeliveryStatus.DROPPED, Delivery.sent_at.is_not(None)),
+            ),
         )
         .distinct()  # one row per person even if they were sent several revisions
     )
@@ -520,9 +529,10 @@ def expand_next(
     if not _advance(session, job, advance):
         return None
     started = time.perf_counter()
-    dropped = supersede_unsent(session, notice, revision, now, ids) if revision.number > 1 else 0
     in_area = [i for i in found.ids[start:end] if i in found.in_area]
     written = _write_rows(session, notice, revision, in_area, ids, now)
+    # After the rows: who was tried on an earlier revision is known before it is dropped.
+    dropped = supersede_unsent(session, notice, revision, now, ids) if revision.number > 1 else 0
     session.execute(
         update(FanoutJob)
         .where(FanoutJob.id == job.id)
