@@ -507,7 +507,16 @@ def expand_next(
     notice = revision.notice
     found = cache.get(job.id)
     if found is None or taken_over:
+        if len(cache) >= 8:  # jobs finished or taken over by other workers meanwhile
+            cache.clear()
+        counting = time.perf_counter()
         found = cache[job.id] = candidates(session, revision)
+        logger.info(
+            "fan-out job %d: %d candidates found in %.3fs",
+            job.id,
+            len(found.ids),
+            time.perf_counter() - counting,
+        )
     size = min(first_chunk, chunk) if job.chunks == 0 else chunk
     start = bisect.bisect_right(found.ids, job.cursor) if job.cursor is not None else 0
     end = min(start + max(size, 1), len(found.ids))
