@@ -55,12 +55,18 @@ def _blocked_by_earlier() -> ColumnElement[bool]:
     This is what keeps an update or the all-clear from overtaking the original
     for the same person: it waits until the earlier send has an outcome.
     """
+    # Through the earlier revisions' ids, so each look-up is one probe of the unique
+    # (revision, subscriber, channel) index: by notice it walked every unsent row of the
+    # notice, and while an update's fan-out is still dropping the original's unsent rows
+    # there are 100,000 of them.
+    older = aliased(NoticeRevision)
     earlier = aliased(Delivery)
     return exists().where(
-        earlier.notice_id == Delivery.notice_id,
-        earlier.channel == Delivery.channel,
+        older.notice_id == Delivery.notice_id,
+        older.number < Delivery.revision_number,
+        earlier.revision_id == older.id,
         earlier.subscriber_id == Delivery.subscriber_id,
-        earlier.revision_number < Delivery.revision_number,
+        earlier.channel == Delivery.channel,
         earlier.status.in_([D.PENDING, D.SENDING]),
     )
 

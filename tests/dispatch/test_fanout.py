@@ -220,7 +220,10 @@ def test_severe_jobs_and_every_first_chunk_go_first(dispatch_app, db_session, de
         ("minor", True),
     ]
     run_dispatcher(dispatch_app, concurrency=1, batch_size=1)
-    heads = [m.body.split("\n")[0] for m in fake_twilio.messages]
+    # (A send the provider answers too slowly on a loaded machine is tried again: the order
+    # is of each message's first request.)
+    firsts = dict.fromkeys((m.to, m.body.split("\n")[0]) for m in fake_twilio.messages)
+    heads = [head for _, head in firsts]
     assert heads == ["Akut: drick inte vattnet"] * 12 + ["Koka vattnet i Gesunda"] * 12
     assert minor.id != severe.id
 
