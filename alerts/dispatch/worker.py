@@ -286,10 +286,16 @@ class Dispatcher:
         """Write one chunk of the most urgent fan-out job; whether there was one. Between
         claims, so the first chunk's rows are being sent while the next is written."""
         assert db.sessionmaker is not None
-        with db.sessionmaker() as session, session.begin():
-            expanded = fanout.expand_next(
-                session, self.owner, chunk=self.settings.fanout_chunk, cache=self._fanout_cache
-            )
+        try:
+            with db.sessionmaker() as session, session.begin():
+                expanded = fanout.expand_next(
+                    session, self.owner, chunk=self.settings.fanout_chunk, cache=self._fanout_cache
+                )
+        except DATABASE_ERRORS:
+            raise
+        except Exception:  # a bug or a job it cannot write: keep sending what is queued
+            logger.exception("fan-out chunk failed; the job is tried again at the next poll")
+            return False
         return expanded is not None
 
     def due_or_busy(self, within_s: float = 0.0) -> bool:
