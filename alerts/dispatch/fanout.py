@@ -392,6 +392,7 @@ class Candidates:
 
     ids: list[int]  # sorted: the area's subscribers and earlier revisions' recipients
     in_area: set[int]
+    complete: bool = True  # False: the area's only, for the first chunk of an update
 
 
 @dataclass(frozen=True)
@@ -406,12 +407,19 @@ class Expanded:
     stopped: str | None = None
 
 
-def candidates(session: Session, revision: NoticeRevision) -> Candidates:
+def candidates(session: Session, revision: NoticeRevision, *, quick: bool = False) -> Candidates:
     """The area's subscribers (not for an all-clear) and everyone with a row of an earlier
-    revision (their unsent rows are dropped chunk by chunk), in subscriber-id order."""
+    revision (their unsent rows are dropped chunk by chunk), in subscriber-id order.
+
+    The list only sets where chunks end: each chunk covers every subscriber id in its
+    range, whoever is listed. So an update's first chunk may go by the area's list alone
+    (``quick``: ``complete`` is False), sparing the look-up of earlier recipients.
+    """
     in_area: set[int] = set()
     if revision.msg_type != MsgType.CANCEL and revision.area_geojson:
         in_area = subscriber_ids_in_area(session, revision.area_geojson, revision.area_bbox)
+    if quick and len(in_area) > FIRST_CHUNK:
+        return Candidates(sorted(in_area), in_area, complete=False)
     ids = set(in_area)
     earlier = _earlier_revision_ids(session, revision) if revision.number > 1 else []
     if earlier:
@@ -506,11 +514,12 @@ def expand_next(
     assert revision is not None
     notice = revision.notice
     found = cache.get(job.id)
-    if found is None or taken_over:
+    if found is None or taken_over or (not found.complete and job.chunks > 0):
         if len(cache) >= 8:  # jobs finished or taken over by other workers meanwhile
             cache.clear()
         counting = time.perf_counter()
-        found = cache[job.id] = candidates(session, revision)
+        quick = job.chunks == 0 and revision.number > 1
+        found = cache[job.id] = candidates(session, revision, quick=quick)
         logger.info(
             "fan-out job %d: %d candidates found in %.3fs",
             job.id,

@@ -16,7 +16,7 @@ from alerts.dispatch.fanout import expand_next
 from alerts.dispatch.outcomes import SendReport, apply_reports
 from alerts.dispatch.report import delivery_report
 from alerts.dispatch.worker import Dispatcher, DispatcherSettings
-from alerts.models import Delivery, FanoutJob, Notice
+from alerts.models import Delivery, FanoutJob, Notice, Subscriber, SubscriberLocation
 from channels.base import DeliveryResult, Outcome
 from tests.conftest import running_app
 from tests.delivery import (
@@ -304,6 +304,42 @@ def test_an_all_clear_while_the_original_is_fanning_out_follows_only_who_got_it(
         (1, "stopped"),
         (2, "done"),
     ]
+
+
+def test_an_update_of_a_large_area_starts_from_the_area_alone_and_misses_nobody(
+    dispatch_app, db_session, desk
+):
+    """An update's first chunk is cut from the area's list before earlier recipients are
+    looked up; every later chunk from the full list. Chunks cover id ranges, so nobody falls
+    between them: one row each, and the original's unsent rows all dropped."""
+    add_residents(db_session, 1300)
+    outside = create_subscriber(db_session, phone="+46709999999", lon_lat=(14.0, 59.0))
+    notice = desk.publish(channels=["sms"])
+    expand_all(db_session)
+    # Someone who got the original and has since moved away still hears the update.
+    db_session.execute(
+        update(Delivery)
+        .where(Delivery.notice_id == notice.id)
+        .values(status="accepted")
+        .where(Delivery.subscriber_id == db_session.scalar(select(func.min(Subscriber.id))))
+    )
+    first = db_session.scalar(select(func.min(Subscriber.id)))
+    db_session.execute(
+        update(SubscriberLocation)
+        .where(SubscriberLocation.subscriber_id == first)
+        .values(lon=14.0, lat=59.0)
+    )
+    db_session.commit()
+    desk.update(notice, texts={"sv": {"headline": "Koka vattnet i hela Gesunda"}})
+    steps = expand_all(db_session, chunk=400)
+    # The first chunk: 400 of the area's list, and in the same id range the one who moved.
+    assert [e.written.get("sms", 0) for e in steps] == [401, 400, 400, 99]
+    rows = _rows(db_session, notice)
+    assert set(rows.values()) == {1}
+    updated = {subscriber for (revision, subscriber, _) in rows if revision == 2}
+    assert len(updated) == 1300 and first in updated and outside.id not in updated
+    report = delivery_report(db_session, notice.id)
+    assert report["by_revision"]["1"]["sms"] == {"accepted": 1, "dropped": 1299}
 
 
 @pytest.fixture
