@@ -5,7 +5,14 @@ The application's own code imports models from their feature
 """
 
 from alerts.dispatch.exercise_models import ExerciseRecipient, ExerciseRun, TestGroupMember
-from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage, RateBucket
+from alerts.dispatch.models import (
+    Delivery,
+    DeliveryStatus,
+    FanoutJob,
+    FanoutState,
+    OutboxMessage,
+    RateBucket,
+)
 from alerts.notices.models import (
     AuditEvent,
     Category,
@@ -42,6 +49,8 @@ __all__ = [
     "Erasure",
     "ExerciseRecipient",
     "ExerciseRun",
+    "FanoutJob",
+    "FanoutState",
     "InboundMessage",
     "LegalBasis",
     "LoginAttempt",

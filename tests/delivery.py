@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from alerts.models import Delivery, Notice, Subscriber, SubscriberLocation
+from alerts.dispatch import fanout
+from alerts.models import Delivery, FanoutJob, FanoutState, Notice, Subscriber, SubscriberLocation
 from alerts.notices.operations import (
     approve_notice,
     cancel_notice,
@@ -173,6 +174,21 @@ def run_dispatcher(app, **overrides: Any) -> dict[str, int]:
     return Dispatcher(app, settings).run(until_idle=True, idle_wait_s=1.0)
 
 
+def expand_all(session, **options: Any) -> list[fanout.Expanded]:
+    """Expand every open fan-out job, as a dispatcher does before sending (one chunk per
+    transaction); what each chunk did."""
+    return fanout.expand_all(session, "tests", **options)
+
+
+def open_fanout_jobs(session, notice: Notice | None = None) -> int:
+    """Fan-out jobs (of ``notice``) not yet expanded to their end."""
+    session.expire_all()
+    where = [FanoutJob.state.in_([FanoutState.PENDING, FanoutState.EXPANDING])]
+    if notice is not None:
+        where.append(FanoutJob.notice_id == notice.id)
+    return session.scalar(select(func.count()).select_from(FanoutJob).where(*where))
+
+
 def add_residents(session, count: int) -> list[str]:
     """``count`` verified SMS subscribers in Gesunda, in bulk; their numbers."""
     phones = [f"+4673{n:07d}" for n in range(count)]
@@ -219,12 +235,12 @@ def start_workers(
 def wait_until_sent(
     session, notice: Notice, alive: list[subprocess.Popen], timeout_s: float = 60
 ) -> None:
-    """Until no delivery of ``notice`` is pending or sending; every process in ``alive``
-    must stay up meanwhile."""
+    """Until ``notice``'s fan-out is written and none of its deliveries is pending or
+    sending; every process in ``alive`` must stay up meanwhile."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         session.expire_all()
-        open_rows = session.scalar(
+        open_rows = open_fanout_jobs(session, notice) + session.scalar(
             select(func.count()).where(
                 Delivery.notice_id == notice.id, Delivery.status.in_(["pending", "sending"])
             )

@@ -116,8 +116,8 @@ def test_no_import_is_kept_for_its_side_effect():
 
 def test_create_app_alone_wires_fan_out_jobs_and_metrics(app, database_url):
     """In a fresh interpreter that imports nothing but the factory, publishing through the
-    API writes outbox rows, the scheduler has its jobs and /metrics counts deliveries.
-    (``app`` is here to empty the tables afterwards.)"""
+    API writes its fan-out job, a dispatcher writes and sends the outbox rows, the scheduler
+    has its jobs and /metrics counts both. (``app`` is here to empty the tables afterwards.)"""
     script = textwrap.dedent(
         f"""
         from alerts.app import create_app
@@ -150,9 +150,16 @@ def test_create_app_alone_wires_fan_out_jobs_and_metrics(app, database_url):
         post(f"/notices/{{nid}}/submit", "a@x.se")
         post(f"/notices/{{nid}}/approve", "b@x.se")
         post(f"/notices/{{nid}}/publish", "b@x.se")
-        metrics = client.get("/metrics").get_data(as_text=True)
+        def metrics(prefix):
+            text = client.get("/metrics").get_data(as_text=True)
+            return [l for l in text.splitlines() if l.startswith(prefix)]
+
         print("JOBS", ",".join(jobs))
-        print("DELIVERIES", [l for l in metrics.splitlines() if l.startswith("varsla_deliveries")])
+        print("PUBLISHED", metrics("varsla_fanout_jobs_open"), metrics("varsla_deliveries"))
+        from alerts.dispatch.worker import Dispatcher
+
+        Dispatcher(app).run(until_idle=True)
+        print("DISPATCHED", metrics("varsla_fanout_jobs_open"), metrics("varsla_deliveries"))
         """
     )
     result = subprocess.run(
@@ -162,4 +169,9 @@ def test_create_app_alone_wires_fan_out_jobs_and_metrics(app, database_url):
     jobs = next(line for line in result.stdout.splitlines() if line.startswith("JOBS"))
     for job in ("activate_due", "expire_ended", "reclaim_leases", "purge_expired_deliveries"):
         assert job in jobs
-    assert 'varsla_deliveries{channel="sms",status="pending"} 1' in result.stdout
+    published = next(line for line in result.stdout.splitlines() if line.startswith("PUBLISHED"))
+    assert 'varsla_fanout_jobs_open{state="pending"} 1.0' in published
+    assert "varsla_deliveries{" not in published  # the job, not the rows
+    dispatched = next(line for line in result.stdout.splitlines() if line.startswith("DISPATCHED"))
+    assert 'varsla_fanout_jobs_open{state="pending"} 0.0' in dispatched
+    assert 'varsla_deliveries{channel="sms",status="accepted"} 1.0' in dispatched

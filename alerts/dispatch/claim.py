@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from alerts.db import is_postgres, rowcount
 from alerts.dispatch.exercise_models import ExerciseRecipient
-from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.models import Delivery, DeliveryStatus, FanoutJob, FanoutState
 from alerts.dispatch.states import notice_states, stale_reason
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
 from alerts.orm import utcnow
@@ -58,13 +58,36 @@ def _blocked_by_earlier() -> ColumnElement[bool]:
     This is what keeps an update or the all-clear from overtaking the original
     for the same person: it waits until the earlier send has an outcome.
     """
+    # Through the earlier revisions' ids, so each look-up is one probe of the unique
+    # (revision, subscriber, channel) index: by notice it walked every unsent row of the
+    # notice, and while an update's fan-out is still dropping the original's unsent rows
+    # there are 100,000 of them.
+    older = aliased(NoticeRevision)
     earlier = aliased(Delivery)
     return exists().where(
-        earlier.notice_id == Delivery.notice_id,
-        earlier.channel == Delivery.channel,
+        older.notice_id == Delivery.notice_id,
+        older.number < Delivery.revision_number,
+        earlier.revision_id == older.id,
         earlier.subscriber_id == Delivery.subscriber_id,
-        earlier.revision_number < Delivery.revision_number,
+        earlier.channel == Delivery.channel,
         earlier.status.in_([D.PENDING, D.SENDING]),
+    )
+
+
+def being_superseded(session: Session) -> list[int]:
+    """Revisions whose notice has a newer revision still fanning out: their pending rows
+    are dropped by that fan-out, chunk by chunk. Usually none (one small query)."""
+    newer = aliased(FanoutJob)
+    return list(
+        session.scalars(
+            select(FanoutJob.revision_id).where(
+                exists().where(
+                    newer.notice_id == FanoutJob.notice_id,
+                    newer.revision_number > FanoutJob.revision_number,
+                    newer.state.in_([FanoutState.PENDING, FanoutState.EXPANDING]),
+                )
+            )
+        )
     )
 
 
@@ -82,12 +105,17 @@ def claim_batch(
     subscriber opted out meanwhile) are settled here instead of returned.
     """
     now = now or utcnow()
+    # An update's fan-out drops the original's unsent rows chunk by chunk; until it has,
+    # they would stand in front of the update's rows (older, as urgent), and each claim
+    # would only settle a batch of them as superseded.
+    superseded = being_superseded(session)
     pick = (
         select(Delivery.id)
         .where(
             Delivery.status == D.PENDING,
             Delivery.not_before <= now,
             or_(Delivery.revision_number == 1, ~_blocked_by_earlier()),
+            *([Delivery.revision_id.not_in(superseded)] if superseded else []),
         )
         # Not by id as well: (status, priority, not_before) is the index's order, so
         # PostgreSQL walks the index instead of sorting every pending row.

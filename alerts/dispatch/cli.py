@@ -18,6 +18,12 @@ logger = logging.getLogger(__name__)
 @click.option("--concurrency", type=int, default=16, show_default=True, help="parallel sends")
 @click.option("--batch-size", type=int, default=200, show_default=True, help="rows per claim")
 @click.option("--lease-seconds", type=float, default=None, help="lease per claim (default 120)")
+@click.option(
+    "--fanout-chunk",
+    type=int,
+    default=None,
+    help="subscribers per fan-out chunk, one transaction each (default 5000)",
+)
 @click.option("--once", is_flag=True, help="stop when nothing is due (cron, tests)")
 @click.option(
     "--metrics-port",
@@ -27,9 +33,15 @@ logger = logging.getLogger(__name__)
 )
 @with_appcontext
 def worker(
-    concurrency: int, batch_size: int, lease_seconds: float | None, once: bool, metrics_port: int
+    concurrency: int,
+    batch_size: int,
+    lease_seconds: float | None,
+    fanout_chunk: int | None,
+    once: bool,
+    metrics_port: int,
 ) -> None:
-    """Dispatcher only: claim due deliveries and send them (run any number, on any hosts).
+    """Dispatcher only: expand fan-out jobs, claim due deliveries and send them (run any
+    number, on any hosts).
 
     VARSLA_SMS_RATE and VARSLA_EMAIL_RATE (messages per second, 0 = unlimited)
     are the provider's limit for the whole installation: all workers share them
@@ -46,7 +58,11 @@ def worker(
             "varsla worker on SQLite: run exactly one dispatcher (this, or varsla serve's)"
         )
     settings = DispatcherSettings.from_app(
-        app, concurrency=concurrency, batch_size=batch_size, lease_s=lease_seconds
+        app,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        lease_s=lease_seconds,
+        fanout_chunk=fanout_chunk,
     )
     dispatcher = Dispatcher(app, settings)
     if metrics_port:

@@ -18,7 +18,10 @@ Read from the database at scrape (true for the whole installation):
   has waited past its ``not_before`` (0 when none is due): grows when workers are
   down or cannot keep up;
 - ``varsla_publish_to_first_send_seconds{channel}``: for the latest revision sent out,
-  from its fan-out to its first send recorded.
+  from its publish (its fan-out job written) to its first send recorded;
+- ``varsla_fanout_jobs_open{state}``: fan-out jobs not yet written to their end
+  (pending: no chunk yet; expanding), and ``varsla_fanout_oldest_open_age_seconds``:
+  how long the oldest has been open (grows when no worker expands it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.models import Delivery, DeliveryStatus, FanoutJob, FanoutState
 from alerts.orm import utcnow
 from alerts.web.observability import Metrics, metrics_of
 
@@ -69,7 +72,7 @@ class DispatchMetrics:
             ),
             fanout_seconds=metrics.histogram(
                 "varsla_fanout_duration_seconds",
-                "Writing one revision's delivery rows.",
+                "From a revision's publish to its last delivery row written.",
                 buckets=FANOUT_BUCKETS,
             ),
             batches=metrics.counter(
@@ -156,11 +159,40 @@ def delivery_metrics(session: Session) -> list[Metric]:
         .limit(1)
     )
     if latest is not None:
+        published = session.scalar(
+            select(FanoutJob.created_at).where(FanoutJob.revision_id == latest)
+        )
         for channel, written, first in session.execute(
             select(Delivery.channel, func.min(Delivery.created_at), func.min(Delivery.sent_at))
             .where(Delivery.revision_id == latest)
             .group_by(Delivery.channel)
         ).all():
+            written = published or written
             if written is not None and first is not None:
                 first_send.add_metric([channel], max(0.0, (first - written).total_seconds()))
-    return [deliveries, depth, oldest, first_send]
+
+    jobs = GaugeMetricFamily(
+        "varsla_fanout_jobs_open",
+        "Fan-out jobs not yet written to their end, by state.",
+        labels=["state"],
+    )
+    job_age = GaugeMetricFamily(
+        "varsla_fanout_oldest_open_age_seconds",
+        "Seconds since the oldest open fan-out job was published (0 when none is open).",
+    )
+    open_states = [FanoutState.PENDING, FanoutState.EXPANDING]
+    open_jobs = dict.fromkeys(open_states, 0)
+    since = None
+    for state, count, created in session.execute(
+        select(FanoutJob.state, func.count(), func.min(FanoutJob.created_at))
+        .where(FanoutJob.state.in_(open_states))
+        .group_by(FanoutJob.state)
+    ).all():
+        open_jobs[FanoutState(state)] = count
+        if created is not None and created.tzinfo is None:  # SQLite hands back naive UTC
+            created = created.replace(tzinfo=now.tzinfo)
+        since = created if since is None or created < since else since
+    for state, count in open_jobs.items():
+        jobs.add_metric([str(state)], count)
+    job_age.add_metric([], max(0.0, (now - since).total_seconds()) if since else 0.0)
+    return [deliveries, depth, oldest, first_send, jobs, job_age]

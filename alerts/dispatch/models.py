@@ -84,6 +84,53 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class FanoutState(enum.StrEnum):
+    PENDING = "pending"  # written by the publishing transaction, no chunk expanded yet
+    EXPANDING = "expanding"  # some chunks written, more to come
+    DONE = "done"  # every chunk written
+    STOPPED = "stopped"  # not expanded further: a newer revision was published, or it expired
+
+
+class FanoutJob(Base):
+    """The durable promise to write a revision's delivery rows, kept until they all are.
+
+    Written in the publishing transaction (so a committed publish can never lose
+    its deliveries) and expanded by dispatchers in chunks ordered by subscriber
+    id: each chunk's rows and the advance of ``cursor`` commit together
+    (alerts.dispatch.fanout).
+    """
+
+    __tablename__ = "fanout_jobs"
+    __table_args__ = (
+        # What dispatchers pick: open jobs, the first chunk of each and the most severe first.
+        Index("ix_fanout_jobs_open", "state", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(Uuid(), index=True)
+    revision_id: Mapped[int] = mapped_column(unique=True)
+    revision_number: Mapped[int]
+    # Lower goes first: 0 Extreme ... 4 Unknown, as Delivery.priority.
+    priority: Mapped[int] = mapped_column(default=4)
+    state: Mapped[FanoutState] = mapped_column(
+        EnumText(FanoutState, 20), default=FanoutState.PENDING
+    )
+    # The last subscriber id expanded (None: no chunk yet).
+    cursor: Mapped[int | None] = mapped_column(BigInteger())
+    # Candidates (people in the area, earlier recipients) once counted; how many are done.
+    targets: Mapped[int | None]
+    expanded: Mapped[int] = mapped_column(default=0)
+    chunks: Mapped[int] = mapped_column(default=0)
+    rows_written: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
 class OutboxMessage(Base):
     """A message the embedded default did NOT send (no provider configured), kept for operators."""
 

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, cast, extract, func, literal, select, union_a
 from sqlalchemy.orm import Session
 
 from alerts.dispatch.messages import sms_preview
-from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.models import Delivery, DeliveryStatus, FanoutJob, FanoutState
 from alerts.notices.models import Notice, NoticeRevision
 from alerts.notices.snapshots import build_snapshot
 from alerts.residents.models import Subscriber
@@ -47,8 +47,29 @@ def mask(address: str | None) -> str:
     return f"{address[:4]}****{address[-2:]}" if len(address) > 6 else "****"
 
 
+def fanout_progress(session: Session, notice_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Each revision's fan-out: whether its rows are all written, and how far it got."""
+    return [
+        {
+            "revision": job.revision_number,
+            "state": job.state,
+            "in_progress": job.state in (FanoutState.PENDING, FanoutState.EXPANDING),
+            "targets": job.targets,
+            "expanded": job.expanded,
+            "rows_written": job.rows_written,
+            "stopped_because": job.error,
+        }
+        for job in session.scalars(
+            select(FanoutJob)
+            .where(FanoutJob.notice_id == notice_id)
+            .order_by(FanoutJob.revision_number)
+        )
+    ]
+
+
 def delivery_report(session: Session, notice_id: uuid.UUID) -> dict[str, Any]:
-    """Counts by channel and status (overall and per revision), reasons, latest failures."""
+    """Counts by channel and status (overall and per revision), reasons, latest failures,
+    and each revision's fan-out (the counts are not final while one is in progress)."""
     rows = session.execute(
         select(Delivery.revision_number, Delivery.channel, Delivery.status, func.count())
         .where(Delivery.notice_id == notice_id)
@@ -79,8 +100,11 @@ def delivery_report(session: Session, notice_id: uuid.UUID) -> dict[str, Any]:
         .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
         .limit(FAILURE_LIMIT)
     ).all()
+    fanout = fanout_progress(session, notice_id)
     return {
         "notice_id": str(notice_id),
+        "fanout_in_progress": any(job["in_progress"] for job in fanout),
+        "fanout": fanout,
         "total": total,
         "by_channel": by_channel,
         "by_revision": by_revision,

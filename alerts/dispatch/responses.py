@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from alerts.dispatch.models import DeliveryStatus
+from alerts.dispatch.models import DeliveryStatus, FanoutState
 from alerts.dispatch.report import FAILURE_LIMIT
 from alerts.notices.models import MsgType
 from alerts.notices.schemas import Language
@@ -45,10 +45,33 @@ class DeliveryFailure(OutputModel):
     updated_at: str = Field(json_schema_extra={"format": "date-time"})
 
 
+class FanoutProgress(OutputModel):
+    """How far the writing of one revision's deliveries (its fan-out) has got."""
+
+    revision: int
+    state: FanoutState = Field(
+        description="pending (no chunk written yet), expanding, done, or stopped (a newer "
+        "revision was published, or the notice ended, before it was written to its end)"
+    )
+    in_progress: bool
+    targets: int | None = Field(
+        description="People it may write deliveries for (the area's subscribers and earlier "
+        "revisions' recipients); null until a worker has counted them"
+    )
+    expanded: int = Field(description="How many of the targets are done")
+    rows_written: int
+    stopped_because: str | None
+
+
 class NoticeDeliveries(OutputModel):
     """Delivery figures of a notice."""
 
     notice_id: uuid.UUID
+    fanout_in_progress: bool = Field(
+        description="True while a revision's deliveries are still being written: the counts "
+        "grow until it is false"
+    )
+    fanout: list[FanoutProgress] = Field(description="Each published revision's fan-out")
     total: int
     by_channel: dict[str, StatusCounts] = Field(description="channel -> status -> count")
     by_revision: dict[str, dict[str, StatusCounts]] = Field(

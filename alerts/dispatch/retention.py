@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from alerts.db import rowcount
-from alerts.dispatch.models import Delivery, OutboxMessage
+from alerts.dispatch.models import Delivery, FanoutJob, FanoutState, OutboxMessage
 from alerts.notices.models import Notice
 from alerts.orm import utcnow
 
@@ -30,9 +30,10 @@ CHUNK = 10_000
 class Purged:
     deliveries: int
     outbox_messages: int
+    fanout_jobs: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.deliveries or self.outbox_messages)
+        return bool(self.deliveries or self.outbox_messages or self.fanout_jobs)
 
 
 def purge_expired(
@@ -56,4 +57,16 @@ def purge_expired(
     deliveries = (
         rowcount(session.execute(delete(Delivery).where(Delivery.id.in_(ids)))) if ids else 0
     )
-    return Purged(deliveries or 0, copies or 0)
+    # A job says how far a revision's fan-out got; once its rows are gone it says nothing.
+    # One still open is left alone (an ended notice's job stops at its next chunk).
+    jobs = 0
+    if len(ids) < chunk:
+        jobs = rowcount(
+            session.execute(
+                delete(FanoutJob).where(
+                    FanoutJob.notice_id.in_(ended),
+                    FanoutJob.state.in_([FanoutState.DONE, FanoutState.STOPPED]),
+                )
+            )
+        )
+    return Purged(deliveries or 0, copies or 0, jobs or 0)

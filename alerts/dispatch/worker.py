@@ -35,11 +35,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from alerts.config import settings as settings_of
+from alerts.dispatch import fanout
 from alerts.dispatch import metrics as dispatch_metrics
 from alerts.dispatch.channels_config import ChannelFactory, channel_factories, links_from
 from alerts.dispatch.claim import Claimed, claim_batch, reclaim_expired, renew_leases
 from alerts.dispatch.messages import Composer, make_reference
-from alerts.dispatch.models import Delivery, DeliveryStatus
+from alerts.dispatch.models import Delivery, DeliveryStatus, FanoutJob, FanoutState
 from alerts.dispatch.outcomes import RetryPolicy, SendReport, apply_reports
 from alerts.dispatch.ratelimit import SharedTokenBucket
 from alerts.dispatch.wakeup import wake_on_new_deliveries
@@ -70,6 +71,8 @@ class DispatcherSettings:
     poll_s: float = 0.5
     reclaim_every_s: float = 5.0
     flush_every_s: float = 0.2
+    # Candidates per fan-out chunk (alerts.dispatch.fanout).
+    fanout_chunk: int = fanout.CHUNK
 
     @classmethod
     def from_app(cls, app: Flask, **overrides: Any) -> DispatcherSettings:
@@ -129,6 +132,7 @@ class Dispatcher:
         self._channels_lock = threading.Lock()
         self._results: queue.SimpleQueue[SendReport] = queue.SimpleQueue()
         self._snapshots: dict[tuple[int, bool], NoticeSnapshot] = {}
+        self._fanout_cache: dict[int, fanout.Candidates] = {}
         self.counts: dict[str, int] = {}
         self.first_send_at: float | None = None
         self.metrics = dispatch_metrics.of(app)
@@ -286,10 +290,33 @@ class Dispatcher:
         with db.sessionmaker() as session, session.begin():
             renew_leases(session, self.owner, lease_s=self.settings.lease_s)
 
+    def _expand(self) -> bool:
+        """Write one chunk of the most urgent fan-out job; whether there was one. Between
+        claims, so the first chunk's rows are being sent while the next is written."""
+        assert db.sessionmaker is not None
+        try:
+            with db.sessionmaker() as session, session.begin():
+                expanded = fanout.expand_next(
+                    session, self.owner, chunk=self.settings.fanout_chunk, cache=self._fanout_cache
+                )
+        except DATABASE_ERRORS:
+            raise
+        except Exception:  # a bug or a job it cannot write: keep sending what is queued
+            logger.exception("fan-out chunk failed; the job is tried again at the next poll")
+            return False
+        return expanded is not None
+
     def due_or_busy(self, within_s: float = 0.0) -> bool:
-        """Whether anything is pending (due within ``within_s``) or being sent."""
+        """Whether anything is pending (due within ``within_s``), being sent or to fan out."""
         assert db.sessionmaker is not None
         with db.sessionmaker() as session:
+            open_job = session.scalar(
+                select(FanoutJob.id)
+                .where(FanoutJob.state.in_([FanoutState.PENDING, FanoutState.EXPANDING]))
+                .limit(1)
+            )
+            if open_job is not None:
+                return True
             horizon = utcnow() + timedelta(seconds=within_s)
             row = session.scalar(
                 select(Delivery.id)
@@ -328,6 +355,7 @@ class Dispatcher:
         reports: list[SendReport] = []
         last_flush = last_renew = time.monotonic()
         last_reclaim = -settings.reclaim_every_s  # reclaim first thing
+        fanning, last_fanout = False, -settings.poll_s  # fan-out jobs first thing
         idle_since: float | None = None
         outage_since: float | None = None
         outage_tries = 0
@@ -345,6 +373,11 @@ class Dispatcher:
                     if inflight and now - last_renew >= settings.lease_s / 3:
                         self._renew()
                         last_renew = now
+                    # A fan-out job is looked for when woken (a publish), while one is being
+                    # expanded, and at every poll (a job whose worker died).
+                    if fanning or self.wake.is_set() or now - last_fanout >= settings.poll_s:
+                        self.wake.clear()  # the claim below takes what it announced too
+                        fanning, last_fanout = self._expand(), now
                     jobs: list[_Job] = []
                     room = window - inflight
                     if room >= top_up or (inflight == 0 and room > 0):
@@ -370,7 +403,7 @@ class Dispatcher:
                         self._record(reports)
                         reports = []
                         last_flush = time.monotonic()
-                    if not jobs and inflight == 0 and not reports:
+                    if not jobs and inflight == 0 and not reports and not fanning:
                         if until_idle and not self.due_or_busy(idle_wait_s):
                             break
                         idle_since = idle_since or time.monotonic()
@@ -379,6 +412,7 @@ class Dispatcher:
                             idle_since = None
                         self.wake.wait(settings.poll_s)
                         self.wake.clear()  # before claiming: a wake-up after this one is kept
+                        last_fanout = -settings.poll_s  # and a publish's fan-out job at once
                     else:
                         idle_since = None
                 except DATABASE_ERRORS as exc:

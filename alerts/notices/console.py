@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 
 from alerts.config import settings
 from alerts.dispatch.console import tell_approvers
-from alerts.dispatch.models import Delivery
+from alerts.dispatch.models import Delivery, FanoutJob, FanoutState
 from alerts.dispatch.report import TIMELINE_KINDS, delivery_report, delivery_timeline
 from alerts.errors import DomainError, ValidationFailed
 from alerts.extensions import db
@@ -83,19 +83,33 @@ def _get(notice_id: str) -> Notice:
         abort(404)
 
 
-def _progress(ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
-    """Per notice: deliveries finished and in all."""
+def _progress(ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int, bool]]:
+    """Per notice: deliveries finished, in all, and whether more are still being written."""
     if not ids:
         return {}
+    writing = set(
+        db.session.scalars(
+            select(FanoutJob.notice_id).where(
+                FanoutJob.notice_id.in_(ids),
+                FanoutJob.state.in_([FanoutState.PENDING, FanoutState.EXPANDING]),
+            )
+        )
+    )
     rows = db.session.execute(
         select(Delivery.notice_id, Delivery.status, func.count())
         .where(Delivery.notice_id.in_(ids))
         .group_by(Delivery.notice_id, Delivery.status)
     ).all()
-    found: dict[uuid.UUID, tuple[int, int]] = {}
+    found: dict[uuid.UUID, tuple[int, int, bool]] = {
+        notice_id: (0, 0, True) for notice_id in writing
+    }
     for notice_id, status, count in rows:
-        done, total = found.get(notice_id, (0, 0))
-        found[notice_id] = (done + (count if status in FINISHED else 0), total + count)
+        done, total, _ = found.get(notice_id, (0, 0, False))
+        found[notice_id] = (
+            done + (count if status in FINISHED else 0),
+            total + count,
+            notice_id in writing,
+        )
     return found
 
 
@@ -491,7 +505,7 @@ def notice_detail(notice_id: str):
         shown=shown,
         area=area_words(shown),
         events=audit.trail(db.session, notice),
-        deliveries=delivery_report(db.session, notice.id),
+        deliveries=_worded(delivery_report(db.session, notice.id)),
         timeline=_timeline_worded(delivery_timeline(db.session, notice.id)),
         reach=found,
         previews=previews,
@@ -641,8 +655,35 @@ def errors_by_field_text(exc: ValidationFailed) -> list[str]:
 # --- delivery -------------------------------------------------------------------------
 
 
+def fanout_words(report: dict[str, Any]) -> str:
+    """While deliveries are still being written: how far, in words (else "")."""
+    words = []
+    for job in report["fanout"]:
+        if not job["in_progress"]:
+            continue
+        if job["targets"] is None:
+            words.append(
+                gettext(
+                    "Utskicken för revision %(revision)s väntar på att skrivas.",
+                    revision=job["revision"],
+                )
+            )
+        else:
+            words.append(
+                gettext(
+                    "Utskicken för revision %(revision)s skrivs: %(done)s av %(total)s "
+                    "mottagare klara.",
+                    revision=job["revision"],
+                    done=job["expanded"],
+                    total=job["targets"],
+                )
+            )
+    return " ".join(words)
+
+
 def _worded(report: dict[str, Any]) -> dict[str, Any]:
     report = dict(report)
+    report["fanout_words"] = fanout_words(report)
     report["labels"] = {
         "status": {k: str(v) for k, v in DELIVERY_STATUS.items()},
         "channel": {c: label("channel", c) for c in report["by_channel"]},

@@ -9,13 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func, select, update
 
 from alerts.dispatch.claim import claim_batch
-from alerts.dispatch.fanout import enqueue_revision
 from alerts.dispatch.outcomes import SendReport, apply_reports
 from alerts.dispatch.worker import DispatcherSettings
-from alerts.models import Delivery, Notice, Subscriber
+from alerts.models import Delivery, FanoutJob, FanoutState, Notice, Subscriber
 from channels.base import DeliveryResult, Outcome
 from channels.gsm import GSM7, sms_info
-from tests.delivery import create_subscriber, run_dispatcher
+from tests.delivery import create_subscriber, expand_all, open_fanout_jobs, run_dispatcher
 from tests.factories import BERGKARLAS_BOX
 
 BERGKARLAS_LON_LAT = (
@@ -44,7 +43,11 @@ def test_each_resident_gets_it_once_in_their_language(
     create_subscriber(db_session, phone="+46701000005", lon_lat=BERGKARLAS_LON_LAT)  # outside
     db_session.commit()
     notice = desk.publish(expires=(datetime.now(UTC) + timedelta(hours=2)).isoformat())
-    # The outbox rows were written by the publishing transaction itself.
+    # The publishing transaction wrote the fan-out job; expanding it writes the rows.
+    assert open_fanout_jobs(db_session, notice) == 1
+    assert _statuses(db_session, notice) == {}
+    expand_all(db_session)
+    assert open_fanout_jobs(db_session, notice) == 0
     assert _statuses(db_session, notice) == {(1, "pending"): 4}
 
     counts = run_dispatcher(dispatch_app, concurrency=1)
@@ -75,14 +78,17 @@ def test_each_resident_gets_it_once_in_their_language(
     assert mails["anna@example.se"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert fake_smtp.session_count == 1  # one connection reused across the batch
 
-    # Once: running again, or writing the outbox again, sends and writes nothing.
+    # Once: running again, or expanding the fan-out again from its start, sends and
+    # writes nothing.
     assert run_dispatcher(dispatch_app) == {}
-    notice = db_session.get(Notice, notice.id)
-    assert enqueue_revision(db_session, notice, notice.revisions[0], datetime.now(UTC)) == {
-        "sms": 0,
-        "email": 0,
-    }
+    db_session.execute(
+        update(FanoutJob)
+        .where(FanoutJob.notice_id == notice.id)
+        .values(state=FanoutState.PENDING, cursor=None, chunks=0, expanded=0)
+    )
     db_session.commit()
+    again = expand_all(db_session)
+    assert [e.written for e in again] == [{"sms": 0, "email": 0}]
     assert run_dispatcher(dispatch_app) == {}
     assert len(fake_twilio.messages) == 2 and len(fake_smtp.received) == 2
 
@@ -138,21 +144,44 @@ def test_all_clear_before_the_original_went_out_drops_both(
     create_subscriber(db_session, phone="+46703000001")
     db_session.commit()
     notice = desk.publish(channels=["sms"])
-    desk.cancel(notice)  # nothing was dispatched in between
+    expand_all(db_session)  # its rows are written, and nothing was dispatched
+    desk.cancel(notice)
     run_dispatcher(dispatch_app)
     assert fake_twilio.messages == []
     assert _statuses(db_session, notice) == {(1, "dropped"): 1}
+
+
+def test_all_clear_before_the_original_was_even_fanned_out_writes_neither(
+    dispatch_app, db_session, desk, fake_twilio
+):
+    create_subscriber(db_session, phone="+46703000002")
+    db_session.commit()
+    notice = desk.publish(channels=["sms"])
+    desk.cancel(notice)  # no worker ran in between: not even the original's rows exist
+    run_dispatcher(dispatch_app)
+    assert fake_twilio.messages == []
+    assert _statuses(db_session, notice) == {}
+    jobs = {
+        j.revision_number: (j.state, j.error)
+        for j in db_session.scalars(select(FanoutJob).where(FanoutJob.notice_id == notice.id))
+    }
+    assert jobs == {
+        1: ("stopped", "not expanded further: superseded"),
+        2: ("done", None),
+    }
 
 
 def test_all_clear_waits_for_the_original_in_flight(dispatch_app, db_session, desk):
     create_subscriber(db_session, phone="+46704000001")
     db_session.commit()
     notice = desk.publish(channels=["sms"])
+    expand_all(db_session)
     # A worker holds the alert (in flight) when the all-clear is published.
     held = claim_batch(db_session, "worker-a", 10, lease_s=60)
     db_session.commit()
     assert [c.revision_number for c in held] == [1]
     desk.cancel(notice)
+    expand_all(db_session)
     assert _statuses(db_session, notice) == {(1, "sending"): 1, (2, "pending"): 1}
     assert claim_batch(db_session, "worker-b", 10, lease_s=60) == []  # would overtake
     db_session.commit()
@@ -191,6 +220,7 @@ def test_an_expired_notice_is_not_sent_late(dispatch_app, db_session, desk, fake
     notice = desk.publish(
         channels=["sms"], expires=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
     )
+    expand_all(db_session)
     db_session.execute(
         update(Notice)
         .where(Notice.id == notice.id)

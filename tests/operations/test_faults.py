@@ -15,13 +15,22 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from alerts.db import make_engine
 from alerts.dispatch.outcomes import RetryPolicy
+from alerts.extensions import db
 from alerts.migrate import upgrade
-from alerts.models import Delivery, Notice
+from alerts.models import Delivery, FanoutJob, Notice
 from tests.conftest import make_test_app, running_app
-from tests.delivery import Desk, add_residents, provider_config, run_dispatcher, statuses
+from tests.delivery import (
+    Desk,
+    add_residents,
+    expand_all,
+    provider_config,
+    run_dispatcher,
+    statuses,
+)
 from tests.factories import api_headers
 from tests.fakes.smtp_server import FakeSmtp
 from tests.operations.outage import Outage
@@ -116,7 +125,17 @@ def _state(url: str, notice_id: str) -> tuple[str, int]:
     return str(status), rows
 
 
-def test_disk_full_sqlite_publish_is_refused_clearly_and_nothing_is_half_written(tmp_path):
+def _job_state(url: str) -> tuple[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        state, chunks = conn.execute(select(FanoutJob.state, FanoutJob.chunks)).one()
+    engine.dispose()
+    return str(state), chunks
+
+
+def test_disk_full_sqlite_fan_out_waits_for_space_and_nothing_is_half_written(tmp_path):
+    """The publish writes only its fan-out job, which fits where 3,000 deliveries do not: a
+    chunk the worker cannot write fails whole and is written once the disk has room."""
     url, notice_id, headers = _seeded_sqlite(tmp_path, 3000)
     engine = make_engine(url)
     limit = {"pages": None}
@@ -134,20 +153,24 @@ def test_disk_full_sqlite_publish_is_refused_clearly_and_nothing_is_half_written
     client = app.test_client()
     with app.app_context():
         response = client.post(f"/api/v1/notices/{notice_id}/publish", json={}, headers=headers)
-        assert response.status_code == 503, response.get_data(as_text=True)
-        problem = response.get_json()
-        assert "disk is full" in problem["detail"] and "Nothing was saved" in problem["detail"]
-        assert response.headers["Retry-After"]
+        assert response.status_code == 200, response.get_data(as_text=True)
+        session = db.sessionmaker()
+        with pytest.raises(OperationalError, match="full"):
+            expand_all(session)
+        session.close()
         assert client.get("/").status_code == 200  # reading still works
         engine.dispose()
-    assert _state(url, notice_id) == ("approved", 0)
+    assert _state(url, notice_id) == ("active", 0)
+    assert _job_state(url) == ("pending", 0)  # nothing of the failed chunk was kept
 
     limit["pages"] = None  # the operator frees space
     with app.app_context():
-        response = client.post(f"/api/v1/notices/{notice_id}/publish", json={}, headers=headers)
-        assert response.status_code == 200, response.get_data(as_text=True)
+        session = db.sessionmaker()
+        expand_all(session)
+        session.close()
         engine.dispose()
     assert _state(url, notice_id) == ("active", 3000)
+    assert _job_state(url) == ("done", 2)  # 1,000 first, then the rest
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.scheduling import run_all_once
 from tests.conftest import running_app
-from tests.delivery import create_subscriber, run_dispatcher
+from tests.delivery import create_subscriber, expand_all, run_dispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,12 +65,21 @@ def test_metrics_follow_a_notice_from_publish_to_delivery(
         "varsla_scheduler_job_failures",
         "varsla_queue_depth",
         "varsla_queue_oldest_due_age_seconds",
+        "varsla_fanout_jobs_open",
+        "varsla_fanout_oldest_open_age_seconds",
     ):
         assert family in families(before), family
     assert value(before, "varsla_queue_depth", channel="sms", status="pending") == 0
 
     notice = desk.publish(channels=["sms", "email"])
     published = scrape(client)
+    # The publish wrote its fan-out job; a dispatcher writes the rows.
+    assert value(published, "varsla_fanout_jobs_open", state="pending") == 1
+    assert value(published, "varsla_queue_depth", channel="sms", status="pending") == 0
+    expand_all(db_session)
+    published = scrape(client)
+    assert value(published, "varsla_fanout_jobs_open", state="pending") == 0
+    assert value(published, "varsla_fanout_oldest_open_age_seconds") == 0
     assert value(published, "varsla_fanout_rows_total", channel="sms") == 2
     assert value(published, "varsla_fanout_rows_total", channel="email") == 1
     assert value(published, "varsla_fanout_duration_seconds_count") == 1
@@ -102,10 +111,10 @@ def test_metrics_follow_a_notice_from_publish_to_delivery(
     run_all_once(dispatch_app)
     later = scrape(client)
     http = "varsla_http_requests_total"
-    assert value(later, http, endpoint="/metrics", method="GET", status="200") == 3
+    assert value(later, http, endpoint="/metrics", method="GET", status="200") == 4
     assert value(later, http, endpoint="/notices/<notice_id>", method="GET", status="200") == 1
     assert value(later, http, endpoint="(unmatched)", method="GET", status="404") == 1
-    assert value(later, "varsla_http_request_duration_seconds_count", endpoint="/metrics") == 3
+    assert value(later, "varsla_http_request_duration_seconds_count", endpoint="/metrics") == 4
     runs = "varsla_scheduler_job_runs_total"
     assert value(later, runs, job="reclaim_leases") == value(before, runs, job="reclaim_leases") + 1
     assert value(later, "varsla_scheduler_job_failures_total", job="reclaim_leases") == 0

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from alerts.models import Delivery, OutboxMessage, Subscriber, SubscriberLocation
-from tests.delivery import count_rows, create_subscriber, run_dispatcher
+from tests.delivery import count_rows, create_subscriber, expand_all, run_dispatcher
 
 
 @pytest.fixture
@@ -66,6 +66,7 @@ def test_a_delivery_whose_resident_vanished_is_dropped_not_sent(
     create_subscriber(db_session, phone="+46701000002")
     db_session.commit()
     notice = desk.publish()
+    expand_all(db_session)
     db_session.execute(
         delete(SubscriberLocation).where(SubscriberLocation.subscriber_id == gone.id)
     )

@@ -1,7 +1,7 @@
 """operators' TOTP second factor and mobile number; the test group and exercise runs
 
 Revision ID: 0011_totp_training_mode
-Revises: 0009_resident_self_service
+Revises: 0010_fanout_jobs
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import alerts.orm
 
 revision = "0011_totp_training_mode"
-down_revision = "0009_resident_self_service"
+down_revision = "0010_fanout_jobs"
 branch_labels = None
 depends_on = None
 

@@ -55,6 +55,11 @@
           });
           var total = document.getElementById("deliveries-total");
           if (total) { total.setAttribute("data-total", String(report.total)); }
+          var fanout = document.getElementById("fanout-progress");
+          if (fanout) {
+            fanout.textContent = report.fanout_words || "";
+            fanout.hidden = !report.fanout_words;
+          }
           var empty = document.getElementById("deliveries-empty");
           if (empty && report.total) { empty.hidden = true; }
           section.setAttribute("data-polled", String(Number(section.dataset.polled || 0) + 1));
