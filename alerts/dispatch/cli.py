@@ -15,7 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 @click.command("worker")
-@click.option("--concurrency", type=int, default=16, show_default=True, help="parallel sends")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="sends in flight (default VARSLA_SEND_CONCURRENCY, 200)",
+)
 @click.option("--batch-size", type=int, default=200, show_default=True, help="rows per claim")
 @click.option("--lease-seconds", type=float, default=None, help="lease per claim (default 120)")
 @click.option("--once", is_flag=True, help="stop when nothing is due (cron, tests)")
@@ -27,7 +32,11 @@ logger = logging.getLogger(__name__)
 )
 @with_appcontext
 def worker(
-    concurrency: int, batch_size: int, lease_seconds: float | None, once: bool, metrics_port: int
+    concurrency: int | None,
+    batch_size: int,
+    lease_seconds: float | None,
+    once: bool,
+    metrics_port: int,
 ) -> None:
     """Dispatcher only: claim due deliveries and send them (run any number, on any hosts).
 
