@@ -57,7 +57,7 @@ class Settings(BaseModel):
     send_concurrency: int = Field(200, ge=1, le=5000, alias="VARSLA_SEND_CONCURRENCY")
     # SMTP connections per dispatcher process, each carrying one message at a time and
     # reused from message to message.
-    smtp_connections: int = Field(4, ge=1, le=100, alias="VARSLA_SMTP_CONNECTIONS")
+    smtp_connections: int = Field(8, ge=1, le=100, alias="VARSLA_SMTP_CONNECTIONS")
     # An online Nominatim-compatible geocoder asked when the register has no match. Off
     # by default: it sends residents' addresses to a third party.
     geocoder_url: str = Field("", alias="VARSLA_GEOCODER_URL")

@@ -247,7 +247,7 @@ def main() -> None:
 SENDER_WORKERS = (1, 2, 4)
 SENDER_LATENCIES_MS = (0, 100)
 SEND_CONCURRENCY = 200  # VARSLA_SEND_CONCURRENCY's default
-SMTP_CONNECTIONS = {0: 4, 100: 32}  # VARSLA_SMTP_CONNECTIONS: the default, and for 100 ms
+SMTP_CONNECTIONS = {0: 8, 100: 32}  # VARSLA_SMTP_CONNECTIONS: the default, and for 100 ms
 SMS_GOAL = {0: 1000, 100: 1000}
 EMAIL_GOAL = 500
 RATIO_GOAL = 0.8
@@ -287,38 +287,48 @@ def requeue(session, notice_id) -> None:
 
 
 def start_senders(n: int, env: dict[str, str]) -> list[subprocess.Popen]:
-    return [
+    """``n`` worker processes, returned once each has started (printed its first line):
+    on a loaded machine, starting four took longer than a measurement's warm-up."""
+    workers = [
         subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--batch-size", "200"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
         for _ in range(n)
     ]
+    for worker in workers:
+        worker.stdout.readline()
+    return workers
 
 
-def bare_sdk(processes: int, twilio_url: str, concurrency: int) -> float:
-    """SMS/s of the bare SDK: ``processes`` processes, each a tight loop of
-    ``messages.create_async`` with ``concurrency`` in flight, against ``twilio_url``."""
+def bare_sdk(processes: int, twilio_url: str, concurrency: int) -> tuple[float, float]:
+    """(SMS/s, CPU ms per SMS) of the bare SDK: ``processes`` processes, each a tight loop
+    of ``messages.create_async`` with ``concurrency`` in flight, against ``twilio_url``."""
     command = [sys.executable, str(Path(__file__)), "--bare-sdk", twilio_url, str(concurrency)]
     children = [
         subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]
-    return sum(float(child.communicate(timeout=60)[0].split()[-1]) for child in children)
+    figures = [child.communicate(timeout=120)[0].split()[-2:] for child in children]
+    rate = sum(float(r) for r, _ in figures)
+    cpu_ms = sum(float(r) * float(c) for r, c in figures) / rate if rate else float("nan")
+    return rate, cpu_ms
 
 
 def bare_sdk_process(twilio_url: str, concurrency: int) -> None:
-    """One process of :func:`bare_sdk`: prints its messages per second over WINDOW_S."""
+    """One process of :func:`bare_sdk`: prints its messages per second over WINDOW_S and
+    its CPU milliseconds per message."""
     import asyncio
 
     from twilio.rest import Client
 
     from channels.providers.twilio import RebasedAsyncTwilioHttpClient
 
-    async def run() -> float:
+    async def run() -> tuple[float, float]:
         http = RebasedAsyncTwilioHttpClient(twilio_url, timeout=10, pool_maxsize=concurrency)
         client = Client(ACCOUNT, TOKEN, http_client=http)
         done = 0
@@ -326,6 +336,7 @@ def bare_sdk_process(twilio_url: str, concurrency: int) -> None:
         measuring_from = started + 1.0  # warm-up: connections open
         until = measuring_from + WINDOW_S
         counted = 0
+        cpu_from: list[float] = []
 
         async def loop(worker: int) -> None:
             nonlocal done, counted
@@ -340,16 +351,22 @@ def bare_sdk_process(twilio_url: str, concurrency: int) -> None:
                 )
                 done += 1
                 if time.monotonic() >= measuring_from:
+                    if not cpu_from:
+                        cpu_from.append(time.process_time())
                     counted += 1
 
         await asyncio.gather(*(loop(i) for i in range(concurrency)))
+        cpu = time.process_time() - (cpu_from[0] if cpu_from else 0.0)
         await http.close()
-        return counted / WINDOW_S
+        return counted / WINDOW_S, cpu * 1000 / max(1, counted)
 
-    print(f"{asyncio.run(run()):.1f}", flush=True)
+    rate, cpu_ms = asyncio.run(run())
+    print(f"{rate:.1f} {cpu_ms:.3f}", flush=True)
 
 
-def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None:
+def sender_throughput(
+    session, url: str, sms_notice_id, email_notice_id, parts: tuple[str, ...] = ("sms", "email")
+) -> None:
     """SMS/s and email/s with 1, 2, 4 worker processes at 0 and 100 ms provider latency,
     each next to its goal; for SMS also the bare SDK from as many processes against the
     same server in the same run, and the ratio."""
@@ -357,7 +374,7 @@ def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None
         f"sender: {SEND_CONCURRENCY} sends in flight per worker (VARSLA_SEND_CONCURRENCY), "
         f"{machine()}"
     )
-    for latency in SENDER_LATENCIES_MS:
+    for latency in SENDER_LATENCIES_MS if "sms" in parts else ():
         fake, twilio_url = start_server("twilio_server", latency)
         try:
             for count in SENDER_WORKERS:
@@ -367,7 +384,7 @@ def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None
                 }
                 workers = start_senders(count, env)
                 try:
-                    rate = measure(session, sms_notice_id)
+                    rate, cpu_ms = measure_sending(session, sms_notice_id, workers)
                 finally:
                     stop(workers)
                 session.execute(
@@ -375,18 +392,19 @@ def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None
                     {"n": sms_notice_id},
                 )
                 session.commit()
-                bare = bare_sdk(count, twilio_url, SEND_CONCURRENCY)
+                bare, bare_cpu_ms = bare_sdk(count, twilio_url, SEND_CONCURRENCY)
                 ratio = rate / bare if bare else float("nan")
                 goal = SMS_GOAL[latency]
                 print(
                     f"SMS, {count} worker(s), provider {latency:>3} ms: {rate:,.0f} SMS/s "
                     f"[goal >= {goal:,}]; bare SDK, {count} process(es): {bare:,.0f}/s; "
-                    f"ratio {ratio:.2f} [goal >= {RATIO_GOAL}]  (load {load()})"
+                    f"ratio {ratio:.2f} [goal >= {RATIO_GOAL}]; CPU per SMS: worker "
+                    f"{cpu_ms:.2f} ms, bare SDK {bare_cpu_ms:.2f} ms  (load {load()})"
                 )
                 print(why_not(rate, goal, bare, ratio, latency, count))
         finally:
             stop([fake])
-    for latency in SENDER_LATENCIES_MS:
+    for latency in SENDER_LATENCIES_MS if "email" in parts else ():
         smtp, smtp_url = start_server("smtp_server", latency)
         connections = SMTP_CONNECTIONS[latency]
         try:
@@ -400,7 +418,7 @@ def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None
                 }
                 workers = start_senders(count, env)
                 try:
-                    rate = measure(session, email_notice_id)
+                    rate, cpu_ms = measure_sending(session, email_notice_id, workers)
                 finally:
                     stop(workers)
                 session.execute(
@@ -411,15 +429,16 @@ def sender_throughput(session, url: str, sms_notice_id, email_notice_id) -> None
                 verdict = "reached" if rate >= EMAIL_GOAL else "NOT reached"
                 print(
                     f"email, {count} worker(s) x {connections} SMTP connections, server "
-                    f"{latency:>3} ms: {rate:,.0f} email/s [goal >= {EMAIL_GOAL}: {verdict}]  "
-                    f"(load {load()})"
+                    f"{latency:>3} ms: {rate:,.0f} email/s [goal >= {EMAIL_GOAL}: {verdict}]; "
+                    f"worker CPU per email {cpu_ms:.2f} ms  (load {load()})"
                 )
         finally:
             stop([smtp])
 
 
-def sender_only() -> None:
-    """``bench/dispatch.py --sender``: its own database, 100,000 residents, the sender's part."""
+def sender_only(parts: tuple[str, ...] = ("sms", "email")) -> None:
+    """``bench/dispatch.py --sender [sms|email]``: its own database, 100,000 residents, the
+    sender's part."""
     from alerts.app import create_app
     from alerts.extensions import db
     from alerts.migrate import upgrade
@@ -454,13 +473,49 @@ def sender_only() -> None:
                 )
                 session.commit()
                 notices.append(notice.id)
-            sender_throughput(session, url, *notices)
+            sender_throughput(session, url, *notices, parts=parts)
             session.close()
         db.engine.dispose()
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def measure_sending(session, notice_id, workers: list[subprocess.Popen]) -> tuple[float, float]:
+    """(accepted per second, the workers' CPU milliseconds per message) over WINDOW_S, once
+    sending is under way. CPU per message does not depend on what else the machine runs."""
+    from alerts.models import Delivery
+
+    def accepted() -> int:
+        return session.scalar(
+            select(func.count()).where(
+                Delivery.notice_id == notice_id, Delivery.status == "accepted"
+            )
+        )
+
+    pids = [w.pid for w in workers]
+    deadline = time.monotonic() + 60
+    while accepted() < 200 and time.monotonic() < deadline:  # warmed up
+        time.sleep(0.1)
+    start_count, start, start_cpu = accepted(), time.monotonic(), cpu_s(pids)
+    time.sleep(WINDOW_S)
+    sent, elapsed = accepted() - start_count, time.monotonic() - start
+    cpu_ms = (cpu_s(pids) - start_cpu) * 1000 / sent if sent else float("nan")
+    return sent / elapsed, cpu_ms
 
 
 def load() -> str:
@@ -557,7 +612,7 @@ if __name__ == "__main__":
         bare_sdk_process(sys.argv[2], int(sys.argv[3]))
         sys.exit(0)
     if sys.argv[1:2] == ["--sender"]:
-        sender_only()
+        sender_only(tuple(sys.argv[2:]) or ("sms", "email"))
         sys.exit(0)
     started = datetime.now(UTC)
     main()

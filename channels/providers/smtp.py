@@ -87,7 +87,7 @@ class SmtpEmail(PushChannel):
         dkim_domain: str | None = None,
         dkim_private_key: bytes | str | None = None,
         from_name: str | None = None,
-        connections: int = 4,
+        connections: int = 8,
     ):
         if security not in ("plain", "starttls", "ssl"):
             raise ValueError(f"security must be plain, starttls or ssl, not {security!r}")

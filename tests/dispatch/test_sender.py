@@ -25,8 +25,11 @@ from tests.delivery import add_residents, create_subscriber, provider_config, ru
 def dispatch_app(database_url, tmp_path, fake_twilio, fake_smtp):
     """As tests.delivery's, with a patient Twilio timeout: on a busy shared machine a slow
     answer past 0.5 s is sent again (rightly: Twilio may not have it), which is not what
-    these tests count."""
-    config = provider_config(fake_twilio, fake_smtp) | {"VARSLA_TWILIO_TIMEOUT_S": 5.0}
+    these tests count. Four SMTP connections per dispatcher."""
+    config = provider_config(fake_twilio, fake_smtp) | {
+        "VARSLA_TWILIO_TIMEOUT_S": 5.0,
+        "VARSLA_SMTP_CONNECTIONS": 4,
+    }
     with running_app(database_url, tmp_path, **config) as app:
         yield app
 
@@ -46,7 +49,7 @@ def test_every_sms_is_sent_once_and_recorded_with_bounded_concurrency(
 ):
     phones = add_residents(db_session, 60)
     fake_twilio.faults.update({phones[0]: "21211", phones[1]: "500"})
-    fake_twilio.latency_s = 0.05  # long enough for requests to overlap
+    fake_twilio.latency_s = 0.1  # long enough for requests to overlap
     db_session.commit()
     notice = desk.publish(channels=["sms"])
 
