@@ -275,11 +275,12 @@ def start_server(module: str, latency_ms: float) -> tuple[subprocess.Popen, str]
 
 
 def requeue(session, notice_id) -> None:
+    """Every row of ``notice_id`` pending again, and every other row out of the way."""
     session.execute(
         text(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, lease_owner = NULL,"
-            " lease_expires_at = NULL, provider_ref = NULL, not_before = now()"
-            " WHERE notice_id = :n"
+            "UPDATE deliveries SET status = CASE WHEN notice_id = :n THEN 'pending' ELSE"
+            " 'dropped' END, attempts = 0, lease_owner = NULL, lease_expires_at = NULL,"
+            " provider_ref = NULL, not_before = now() WHERE status <> 'dropped' OR notice_id = :n"
         ),
         {"n": notice_id},
     )

@@ -395,7 +395,9 @@ class RebasedAsyncTwilioHttpClient(AsyncTwilioHttpClient):
             params=params,
             data=data,
             headers=headers,
-            timeout=aiohttp.ClientTimeout(total=total),
+            # As requests does it for the synchronous client: a limit on connecting and on
+            # each wait for the answer, not on the whole exchange (nor on a free connection).
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=total, sock_read=total),
             allow_redirects=allow_redirects,
         ) as answer:
             text = await answer.text()
