@@ -108,12 +108,26 @@ def test(argv: list[str]) -> int:
                 stages.append((name, "skipped (no PostgreSQL)", 0.0))
             continue
         env = {**os.environ, "VARSLA_TEST_DB": database}
-        stage(name, PYTHON, "-m", "pytest", *argv, env=env)
+        stage(name, PYTHON, "-m", "pytest", *_parallel(argv), *argv, env=env)
 
     print("\n=== summary ===", flush=True)
     for name, outcome, seconds in stages:
         print(f"{name:<22} {outcome:<24} {seconds:7.1f} s", flush=True)
     return 1 if any(outcome.startswith("FAILED") for _, outcome, _ in stages) else 0
+
+
+def _parallel(argv: list[str]) -> list[str]:
+    """pytest-xdist options: one worker per core, unless the arguments choose otherwise.
+
+    ``worksteal`` hands out tests in contiguous runs (a module's shared fixtures are built
+    once per worker that runs it) and lets an idle worker take the tail of a busy one's
+    queue, so one slow module (the API fuzzing, the browser flows) does not finish alone.
+    Each worker gets its own database (the ``database_url`` fixture is per session).
+    """
+    chosen = "no:xdist" in argv or any(
+        a.startswith(("-n", "--numprocesses", "--dist")) for a in argv
+    )
+    return [] if chosen else ["--numprocesses", "auto", "--dist", "worksteal"]
 
 
 def _postgres_reachable() -> bool:

@@ -82,6 +82,8 @@ class Settings(BaseModel):
     password_hash_cost: Literal["strong", "test"] = Field(
         "strong", alias="VARSLA_PASSWORD_HASH_COST"
     )
+    # Admins must use a TOTP second factor: one without it is sent to enrol after the password.
+    require_totp: bool = Field(False, alias="VARSLA_REQUIRE_TOTP")
     # Bearer token for /metrics; without one, /metrics answers only direct loopback requests.
     metrics_token: str = Field("", alias="VARSLA_METRICS_TOKEN")
     # "text" (for people) or "json" (one object per line, for a log pipeline).

@@ -4,6 +4,7 @@ The application's own code imports models from their feature
 (``alerts.notices.models``); this module only gathers them.
 """
 
+from alerts.dispatch.exercise_models import ExerciseRecipient, ExerciseRun, TestGroupMember
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage, RateBucket
 from alerts.notices.models import (
     AuditEvent,
@@ -16,7 +17,7 @@ from alerts.notices.models import (
 )
 from alerts.operators.models import ApiKey, LoginAttempt, Operator, Role
 from alerts.orm import Base, utcnow
-from alerts.places.models import Address, Zone
+from alerts.places.models import Address, PlaceImport, Zone
 from alerts.residents.models import (
     Consent,
     Erasure,
@@ -38,6 +39,8 @@ __all__ = [
     "Delivery",
     "DeliveryStatus",
     "Erasure",
+    "ExerciseRecipient",
+    "ExerciseRun",
     "InboundMessage",
     "LegalBasis",
     "LoginAttempt",
@@ -47,12 +50,14 @@ __all__ = [
     "NoticeStatus",
     "Operator",
     "OutboxMessage",
+    "PlaceImport",
     "RateBucket",
     "RateCounter",
     "RevisionState",
     "Role",
     "Subscriber",
     "SubscriberLocation",
+    "TestGroupMember",
     "VerificationCode",
     "Zone",
     "utcnow",

@@ -21,7 +21,13 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from channels.base import SEVERITY_ORDER, NoticeSnapshot, ui_language
-from channels.labels import category_label, severity_label, status_key, status_label
+from channels.labels import (
+    category_label,
+    promises,
+    severity_label,
+    status_key,
+    status_label,
+)
 from channels.templating import render
 
 logger = logging.getLogger(__name__)
@@ -103,7 +109,23 @@ def _item(snapshot: NoticeSnapshot, lang: str, base_url: str) -> dict[str, Any]:
         "ended": snapshot.ended,
         "status": status_key(snapshot) or "active",
         "status_label": status_label(snapshot, lang),
+        **_promised(snapshot, lang),
     }
+
+
+def _promised(snapshot: NoticeSnapshot, lang: str) -> dict[str, Any]:
+    """The optional ``next_update``/``expected_restoration`` (ISO 8601 UTC) and ``promises``
+    (those times in words) of an item; absent when the revision promises nothing."""
+    worded = promises(snapshot, lang)
+    if not worded:
+        return {}
+    found: dict[str, Any] = {
+        name: moment.astimezone(UTC).replace(microsecond=0).isoformat()
+        for name in ("next_update", "expected_restoration")
+        if (moment := getattr(snapshot, name)) is not None
+    }
+    found["promises"] = worded
+    return found
 
 
 def active_payload(
@@ -115,7 +137,9 @@ def active_payload(
     Each has ``id``, ``headline``, ``instruction``, ``severity``,
     ``severity_label`` (localised), ``category``, ``url``, ``updated`` (ISO 8601
     UTC), ``ended``, plus ``lang``, ``revision``, ``category_label``, ``status``
-    and ``status_label`` ("Avblåst", "Uppdaterad", …). ``alert`` is true when an
+    and ``status_label`` ("Avblåst", "Uppdaterad", …), and when the revision promises
+    them ``next_update``, ``expected_restoration`` (ISO 8601 UTC) and ``promises``
+    ("Nästa besked senast 14:00"). ``alert`` is true when an
     active notice is Severe or Extreme.
     """
     lang = ui_language(lang)
@@ -163,6 +187,7 @@ def render_banner_html(snapshots: Iterable[NoticeSnapshot], lang: str, *, base_u
                 "url": notice_url(snapshot, base_url),
                 "headline": text.headline,
                 "instruction": text.instruction,
+                "promises": promises(snapshot, lang),
             }
         )
     return render(

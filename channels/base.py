@@ -167,6 +167,8 @@ class NoticeSnapshot:
     updated: datetime
     onset: datetime | None = None
     expires: datetime | None = None
+    next_update: datetime | None = None  # the next word on this, at the latest
+    expected_restoration: datetime | None = None  # when the service should be back
     area_description: Mapping[str, str] = field(default_factory=dict)  # per language
     area_geojson_lon_lat: Mapping[str, Any] | None = None
     circles: tuple[Circle, ...] = ()
@@ -177,6 +179,8 @@ class NoticeSnapshot:
     sender: str = "varsla@localhost"
     sender_name: str = "Varsla"
     event: Mapping[str, str] = field(default_factory=dict)  # CAP <event> per language
+    # A training-mode copy for the test group: every text says so, CAP <status>Exercise.
+    exercise: bool = False
 
     @property
     def ended(self) -> bool:

@@ -187,6 +187,26 @@ def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._E
     return element
 
 
+#: CAP ``<parameter>`` names of the times a revision promises; values are CAP datetimes.
+#: CAP 1.2 names neither. ``NextUpdate`` is what MetService New Zealand's CAP feed uses for
+#: the time of the next issue; no profile we found names an expected restoration.
+PROMISE_PARAMETERS = {
+    "next_update": "NextUpdate",
+    "expected_restoration": "ExpectedRestoration",
+}
+
+
+def promised_parameters(snapshot: NoticeSnapshot) -> list[tuple[str, datetime]]:
+    """``(valueName, time)`` of each time the revision promises (none for an all-clear)."""
+    if snapshot.kind == "Cancel":
+        return []
+    return [
+        (name, moment)
+        for field, name in PROMISE_PARAMETERS.items()
+        if (moment := getattr(snapshot, field)) is not None
+    ]
+
+
 def render_cap(snapshot: NoticeSnapshot) -> bytes:
     """The CAP 1.2 ``<alert>`` of one notice revision, as UTF-8 XML.
 
@@ -216,7 +236,7 @@ def render_cap(snapshot: NoticeSnapshot) -> bytes:
     _sub(alert, "identifier", snapshot.identifier)
     _sub(alert, "sender", snapshot.sender)
     _sub(alert, "sent", cap_datetime(snapshot.sent))
-    _sub(alert, "status", "Actual")
+    _sub(alert, "status", "Exercise" if snapshot.exercise else "Actual")
     _sub(alert, "msgType", snapshot.msg_type)
     _sub(alert, "scope", "Public")
     if snapshot.references:
@@ -245,6 +265,10 @@ def render_cap(snapshot: NoticeSnapshot) -> bytes:
             _sub(info, "instruction", text.instruction)
         if snapshot.url:
             _sub(info, "web", snapshot.url)
+        for name, moment in promised_parameters(snapshot):
+            parameter = _sub(info, "parameter")
+            _sub(parameter, "valueName", name)
+            _sub(parameter, "value", cap_datetime(moment))
         area = _sub(info, "area")
         _sub(area, "areaDesc", area_description(snapshot, lang))
         for polygon in polygons:

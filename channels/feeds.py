@@ -42,7 +42,7 @@ from channels.cap import (
     revision_entry_id,
 )
 from channels.i18n import translations
-from channels.labels import area_description, category_label, marked_headline
+from channels.labels import area_description, category_label, marked_headline, promises
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def cap_elements(
 def _plain_body(snapshot: NoticeSnapshot, lang: str) -> list[str]:
     _ = translations(lang).gettext
     text = snapshot.text(lang)
-    paragraphs = [text.description, text.instruction]
+    paragraphs = [". ".join(promises(snapshot, lang)), text.description, text.instruction]
     when = []
     if snapshot.onset is not None:
         when.append(_("From %(time)s") % {"time": local_time(snapshot.onset)})

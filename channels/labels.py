@@ -123,10 +123,18 @@ def marked_headline(snapshot: NoticeSnapshot, lang: str | None) -> str:
     return f"{marker}: {headline}" if marker else headline
 
 
+#: What every text of a training-mode copy starts with ("ÖVNING – ").
+EXERCISE_MSGID = N_("EXERCISE")
+
+
 def prefix_for(snapshot: NoticeSnapshot, lang: str | None) -> str:
-    """The SMS/subject prefix ("UPPDATERING: ", "ALL CLEAR: ", or "") in ``lang``."""
+    """The SMS/subject prefix ("UPPDATERING: ", "ALL CLEAR: ", or "") in ``lang``; an
+    exercise starts with "ÖVNING – " / "EXERCISE – " before that."""
     msgid = PREFIX_MSGIDS.get(snapshot.kind)
-    return f"{translate(lang, msgid)}: " if msgid else ""
+    prefix = f"{translate(lang, msgid)}: " if msgid else ""
+    if snapshot.exercise:
+        prefix = f"{translate(lang, EXERCISE_MSGID)} – {prefix}"
+    return prefix
 
 
 def area_description(snapshot: NoticeSnapshot, lang: str | None) -> str:
@@ -142,3 +150,33 @@ def short_local_time(moment: datetime | None, lang: str | None) -> str:
     local = to_local(moment)
     month = translate(lang, MONTH_ABBREVIATION_MSGIDS[local.month - 1])
     return f"{local.day} {month} {local:%H:%M}"
+
+
+#: The times a revision promises, as every channel words them ("Nästa besked senast 14:00").
+PROMISE_MSGIDS = {
+    "next_update": N_("Next update by %(time)s"),
+    "expected_restoration": N_("Expected restoration %(time)s"),
+}
+
+
+def clock_time(moment: datetime, lang: str | None, *, reference: datetime | None) -> str:
+    """``14:00`` when ``moment`` falls on the same Swedish day as ``reference``, else
+    ``25 nov 14:00`` (:func:`short_local_time`)."""
+    if reference is not None and to_local(moment).date() == to_local(reference).date():
+        return f"{to_local(moment):%H:%M}"
+    return short_local_time(moment, lang)
+
+
+def promises(snapshot: NoticeSnapshot, lang: str | None) -> list[str]:
+    """The revision's promised times in ``lang``, each a short sentence without a full stop:
+    ``["Nästa besked senast 14:00", "Beräknat klart 16:00"]`` (empty when it promises none;
+    an all-clear promises nothing)."""
+    if snapshot.kind == "Cancel":
+        return []
+    found = []
+    for name, msgid in PROMISE_MSGIDS.items():
+        moment = getattr(snapshot, name)
+        if moment is not None:
+            when = clock_time(moment, lang, reference=snapshot.sent)
+            found.append(translate(lang, msgid) % {"time": when})
+    return found

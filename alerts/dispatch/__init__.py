@@ -21,7 +21,18 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Fan-out on every released revision, the dispatch jobs, metrics, HTTP and commands."""
     from alerts.cli import register_background_service
-    from alerts.dispatch import api, cli, console, fanout, jobs, links, metrics, webhooks, worker
+    from alerts.dispatch import (
+        api,
+        cli,
+        console,
+        exercise_console,
+        fanout,
+        jobs,
+        links,
+        metrics,
+        webhooks,
+        worker,
+    )
     from alerts.scheduling import register_job
     from alerts.signals import revision_released
 
@@ -29,9 +40,10 @@ def init_app(app: Flask) -> None:
     register_job(app, "reclaim_leases", jobs.reclaim_leases)
     register_job(app, "drop_stale_deliveries", jobs.drop_stale_deliveries)
     register_job(app, "purge_expired_deliveries", jobs.purge_expired_deliveries)
+    register_job(app, "purge_old_exercises", jobs.purge_old_exercises)
     metrics.init_app(app)
     register_background_service(app, worker.start_embedded)
-    for blueprint in (api.bp, webhooks.bp, links.bp, console.bp):
+    for blueprint in (api.bp, webhooks.bp, links.bp, console.bp, exercise_console.bp):
         app.register_blueprint(blueprint)
     api.document(app)
     app.cli.add_command(cli.worker)

@@ -22,6 +22,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, aliased
 
 from alerts.db import is_postgres, rowcount
+from alerts.dispatch.exercise_models import ExerciseRecipient
 from alerts.dispatch.models import Delivery, DeliveryStatus
 from alerts.dispatch.states import notice_states, stale_reason
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
@@ -47,6 +48,8 @@ class Claimed:
     address: str
     language: str
     manage_version: int = 1
+    # A training-mode delivery to a test-group member (alerts.dispatch.exercise).
+    exercise: bool = False
 
 
 def _blocked_by_earlier() -> ColumnElement[bool]:
@@ -144,8 +147,14 @@ def claim_batch(
             case(
                 (Delivery.channel == "sms", wants_channel("sms")), else_=wants_channel("email")
             ).label("wanted"),
+            # Exercise rows name a test-group recipient by its negative id.
+            ExerciseRecipient.id.label("rehearsed"),
+            ExerciseRecipient.phone.label("exercise_phone"),
+            ExerciseRecipient.email.label("exercise_email"),
+            ExerciseRecipient.language.label("exercise_language"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(ExerciseRecipient, ExerciseRecipient.id == -Delivery.subscriber_id)
         .where(Delivery.id.in_(ids), Delivery.status == D.SENDING, Delivery.lease_owner == owner)
         .order_by(Delivery.priority, Delivery.id)
     ).all()
@@ -153,6 +162,26 @@ def claim_batch(
     claimed: list[Claimed] = []
     settle: dict[int, tuple[str, str, str]] = {}
     for row in rows:
+        if row.subscriber_id < 0:
+            if row.rehearsed is None:
+                settle[row.id] = (D.DROPPED, "erased", "not sent: the exercise was deleted")
+                continue
+            exercise_address = row.exercise_phone if row.channel == "sms" else row.exercise_email
+            claimed.append(
+                Claimed(
+                    id=row.id,
+                    notice_id=row.notice_id,
+                    revision_id=row.revision_id,
+                    revision_number=row.revision_number,
+                    subscriber_id=row.subscriber_id,
+                    channel=row.channel,
+                    attempt=row.attempts,
+                    address=exercise_address or "",
+                    language=row.exercise_language or "sv",
+                    exercise=True,
+                )
+            )
+            continue
         reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
         if reason is not None:
             settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")

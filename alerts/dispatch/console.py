@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.config import settings
-from alerts.dispatch.channels_config import email_factory
+from alerts.dispatch.channels_config import email_factory, sms_factory
 from alerts.dispatch.models import OutboxMessage
 from alerts.extensions import db
 from alerts.notices.models import Notice, NoticeRevision
@@ -38,11 +38,12 @@ def outbox():
 
 
 def tell_approvers(session: Session, notice: Notice, revision: NoticeRevision) -> list[str]:
-    """Email every approver who may approve ``revision`` that it waits, with a link to it.
+    """Email every approver who may approve ``revision`` that it waits, with a link to it,
+    and send an SMS with the link to those of them with a mobile number.
 
     Called after the submit is committed; a provider that fails is logged and does not
-    undo the submit. With no SMTP configured the emails land in the local outbox (NOT
-    SENT), like every other message. Answers the addresses told.
+    undo the submit. With no SMTP or Twilio configured the messages land in the local
+    outbox (NOT SENT), like every other message. Answers the addresses told.
     """
     config = settings()
     authors = revision_authors(session, notice, revision)
@@ -85,6 +86,39 @@ def tell_approvers(session: Session, notice: Notice, revision: NoticeRevision) -
             continue
         logger.info("approval notice to %s: %s", operator.email, result.outcome)
         told.append(operator.email)
-    if sender is None:
+    texted = _text_approvers(session, [a for a in approvers if a.phone], headline, url, revision)
+    if sender is None or texted:
         session.commit()
     return told
+
+
+def _text_approvers(
+    session: Session, approvers: list[Operator], headline: str, url: str, revision: NoticeRevision
+) -> bool:
+    """The SMS of :func:`tell_approvers`, through the dispatcher's SMS provider (Twilio, or
+    the local outbox). Answers whether anything was added to the session to commit."""
+    if not approvers:
+        return False
+    config = settings()
+    body = (
+        f"Varsla: revision {revision.number} väntar på godkännande / waits for approval: "
+        f"{headline[:80]}\n{url}"
+    )
+    sender = sms_factory(config)() if config.sms_configured else None
+    reference = f"approval-{revision.notice_id}-{revision.number}"
+    for operator in approvers:
+        assert operator.phone is not None
+        if sender is None:
+            session.add(OutboxMessage(channel="sms", recipient=operator.phone, body=body))
+            continue
+        try:
+            result = sender.send(
+                Recipient(address=operator.phone), Message(body=body, reference=reference)
+            )
+        except Exception:  # a provider down must not turn a submit into an error page
+            logger.exception("approval SMS to operator %s failed", operator.id)
+            continue
+        logger.info("approval SMS to operator %s: %s", operator.id, result.outcome)
+    if sender is not None:
+        sender.close()
+    return sender is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from alerts.config import settings
-from alerts.dispatch import claim, retention
+from alerts.dispatch import claim, exercise, retention
 
 
 def reclaim_leases(session: Session) -> object:
@@ -18,3 +18,7 @@ def drop_stale_deliveries(session: Session) -> object:
 
 def purge_expired_deliveries(session: Session) -> retention.Purged:
     return retention.purge_expired(session, days=settings().delivery_retention_days)
+
+
+def purge_old_exercises(session: Session) -> int:
+    return exercise.purge_old_runs(session, days=settings().delivery_retention_days)

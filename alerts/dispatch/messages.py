@@ -134,11 +134,11 @@ class Composer:
 
     def __init__(self, links: Links) -> None:
         self.links = links
-        self._sms: dict[tuple[str, int, str], Message] = {}
+        self._sms: dict[tuple[str, int, str, bool], Message] = {}
         self._lock = threading.Lock()
 
     def sms(self, snapshot: NoticeSnapshot, language: str, reference: str) -> Message:
-        key = (str(snapshot.notice_id), snapshot.revision, language)
+        key = (str(snapshot.notice_id), snapshot.revision, language, snapshot.exercise)
         with self._lock:
             cached = self._sms.get(key)
         if cached is None:

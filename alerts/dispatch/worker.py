@@ -140,7 +140,7 @@ class Dispatcher:
         # thread once per message cost the sender its CPU in thread switches.
         self._results: queue.SimpleQueue[list[SendReport]] = queue.SimpleQueue()
         self._done: list[SendReport] = []
-        self._snapshots: dict[int, NoticeSnapshot] = {}
+        self._snapshots: dict[tuple[int, bool], NoticeSnapshot] = {}
         self.counts: dict[str, int] = {}
         self.first_send_at: float | None = None
         self.metrics = dispatch_metrics.of(app)
@@ -266,8 +266,11 @@ class Dispatcher:
 
     # --- database (main thread only) ----------------------------------------------
 
-    def _snapshot(self, session: Session, revision_id: int) -> NoticeSnapshot:
-        snapshot = self._snapshots.get(revision_id)
+    def _snapshot(
+        self, session: Session, revision_id: int, *, exercise: bool = False
+    ) -> NoticeSnapshot:
+        key = (revision_id, exercise)
+        snapshot = self._snapshots.get(key)
         if snapshot is None:
             revision = session.get(NoticeRevision, revision_id)
             assert revision is not None
@@ -275,16 +278,21 @@ class Dispatcher:
             if snapshot.msg_type != "Cancel" and snapshot.status == "cancelled":
                 # Only the all-clear itself reads as one; an earlier revision is what it was.
                 snapshot = dataclasses.replace(snapshot, status="active")
+            if exercise:  # a test-group copy: every text says it is an exercise
+                snapshot = dataclasses.replace(snapshot, exercise=True)
             if len(self._snapshots) > 1024:
                 self._snapshots.clear()
-            self._snapshots[revision_id] = snapshot
+            self._snapshots[key] = snapshot
         return snapshot
 
     def _claim(self, limit: int) -> list[_Job]:
         assert db.sessionmaker is not None
         with db.sessionmaker() as session, session.begin():
             claimed = claim_batch(session, self.owner, limit, lease_s=self.settings.lease_s)
-            jobs = [_Job(c, self._snapshot(session, c.revision_id)) for c in claimed]
+            jobs = [
+                _Job(c, self._snapshot(session, c.revision_id, exercise=c.exercise))
+                for c in claimed
+            ]
         return jobs
 
     def _record(self, reports: list[SendReport]) -> None:

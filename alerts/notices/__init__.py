@@ -4,8 +4,8 @@ Here live the notice, revision and audit models (``models``), the lifecycle
 table (``lifecycle``), the operations that move a notice along it and never
 commit (``operations``), the ready wording per category (``notice_templates``),
 the input schemas of the API (``schemas``), revisions as channels see them
-(``snapshots``), the JSON API for notices (``api``) and the console's notice
-pages (``console``).
+(``snapshots``), the JSON API for notices (``api``), the console's notice
+pages (``console``) and its zone and register pages (``console_places``).
 
 May import: ``alerts.operators``, ``alerts.places`` (areas and zones),
 ``channels.base`` and the shared modules of ``alerts``. It must not import
@@ -20,7 +20,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """The notices API and console pages, the activation and expiry jobs, the notice gauge."""
-    from alerts.notices import api, console, console_admin, jobs
+    from alerts.notices import api, console, console_admin, console_places, jobs
     from alerts.scheduling import register_job
     from alerts.web.ops import register_metrics
 
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     api.document(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_admin.bp)
+    app.register_blueprint(console_places.bp)
     register_job(app, "activate_due", jobs.activate_due)
     register_job(app, "expire_ended", jobs.expire_ended)
     register_metrics(app, jobs.notice_metrics)

@@ -33,6 +33,8 @@ LANGUAGES = ("sv", "en")
 TEXT_FIELDS = ("headline", "description", "instruction")
 CHOICE_FIELDS = ("category", "severity", "urgency", "certainty")
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+#: The times a revision promises residents (optional; see ``alerts.notices.operations``).
+PROMISED = ("next_update", "expected_restoration")
 
 
 @dataclass
@@ -55,6 +57,8 @@ class Draft:
     certainty: str = ""
     onset: str = ""
     expires: str = ""
+    next_update: str = ""
+    expected_restoration: str = ""
     channels: list[str] = field(default_factory=lambda: list(ALL_CHANNELS))
     confirm_municipalities: bool = False
 
@@ -70,6 +74,8 @@ class Draft:
             circle_radius=form.get("circle_radius", "").strip(),
             onset=form.get("onset", "").strip(),
             expires=form.get("expires", "").strip(),
+            next_update=form.get("next_update", "").strip(),
+            expected_restoration=form.get("expected_restoration", "").strip(),
             channels=form.getlist("channels"),
             confirm_municipalities=form.get("confirm_municipalities") == "1",
         )
@@ -98,6 +104,8 @@ class Draft:
             certainty=revision.certainty,
             onset=_local_input(revision.onset),
             expires=_local_input(revision.expires),
+            next_update=_local_input(revision.next_update),
+            expected_restoration=_local_input(revision.expected_restoration),
             channels=list(revision.channels),
         )
         for lang in LANGUAGES:
@@ -115,8 +123,8 @@ class Draft:
         template, texts = fill_template(
             self.template,
             place=place,
-            onset=_parse_local(self.onset),
-            expires=_parse_local(self.expires),
+            onset=parse_local(self.onset),
+            expires=parse_local(self.expires),
             values={"place": place} if place else {},
         )
         for lang, fields in texts.items():
@@ -152,11 +160,13 @@ class Draft:
         for name in CHOICE_FIELDS:
             if getattr(self, name):
                 payload[name] = getattr(self, name)
-        for name in ("onset", "expires"):
+        for name in ("onset", "expires", *PROMISED):
             value = getattr(self, name)
             if value:
-                parsed = _parse_local(value)
+                parsed = parse_local(value)
                 payload[name] = parsed if parsed is not None else value
+            elif name in PROMISED:
+                payload[name] = None  # an emptied field clears the promise
         return payload
 
     def create_payload(self) -> dict[str, Any]:
@@ -189,7 +199,7 @@ def _local_input(value: datetime | None) -> str:
     return local_time(value, LOCAL_FORMAT) if value else ""
 
 
-def _parse_local(value: str) -> datetime | None:
+def parse_local(value: str) -> datetime | None:
     try:
         return from_local(datetime.strptime(value, LOCAL_FORMAT))
     except ValueError:
@@ -248,6 +258,14 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"^expires must be after onset"),
         N_("måste vara efter starttiden"),
+    ),
+    (
+        re.compile(r"^(next_update|expected_restoration) must be after onset"),
+        N_("måste vara efter starttiden"),
+    ),
+    (
+        re.compile(r"must not be after expires"),
+        N_("får inte vara efter sluttiden"),
     ),
     (
         re.compile(r"^give at least one of zones, geometry or circle"),
@@ -312,6 +330,7 @@ FORM_FIELDS = {
     "certainty",
     "onset",
     "expires",
+    *PROMISED,
     "channels",
     *(f"{lang}_{name}" for lang in LANGUAGES for name in TEXT_FIELDS),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -105,8 +106,14 @@ def cap_preview(session: Session, notice: Notice, revision: NoticeRevision) -> s
     return render_cap(build_snapshot(session, notice, revision)).decode()
 
 
-def typed_sms(texts: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """Per language, the SMS the typed ``texts`` would make: its body, parts and encoding.
+def typed_sms(
+    texts: dict[str, dict[str, str]],
+    *,
+    next_update: datetime | None = None,
+    expected_restoration: datetime | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per language, the SMS the typed ``texts`` (and promised times) would make: its body,
+    parts and encoding.
 
     For the editor's counters, before anything is saved; composed by the code that
     composes the real SMS, with the link a real one carries.
@@ -136,6 +143,8 @@ def typed_sms(texts: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
         texts=wording,
         sent=now,
         updated=now,
+        next_update=next_update,
+        expected_restoration=expected_restoration,
     )
     out = {}
     for lang in wording:

@@ -128,6 +128,9 @@ class NoticeRevision(Base):
     area_bbox: Mapped[list[Any] | None]
     onset: Mapped[datetime | None]
     expires: Mapped[datetime | None]
+    # When residents can expect the next word on this, and the service back (optional).
+    next_update: Mapped[datetime | None]
+    expected_restoration: Mapped[datetime | None]
     channels: Mapped[list[Any]]
     template: Mapped[str | None] = mapped_column(String(50))
     reason: Mapped[str | None] = mapped_column(Text)  # rejection or emergency reason

@@ -35,6 +35,7 @@ from alerts.notices.schemas import (
     CancelIn,
     NoticeChangesIn,
     NoticeIn,
+    check_times,
 )
 from alerts.operators.models import Operator, Role
 from alerts.orm import utcnow
@@ -133,6 +134,7 @@ def create_notice(session: Session, data: NoticeIn, *, by: Operator) -> Notice:
     now = utcnow()
     if data.expires is not None and data.expires <= now:
         raise ValidationFailed.on("expires", N_("måste ligga i framtiden"))
+    _check_promised_times(data.next_update, data.expected_restoration, now=now)
     area_request = data.area.model_dump(exclude_none=True)
     if "name" not in area_request and data.template_values.get("place"):
         area_request["name"] = data.template_values["place"]
@@ -157,6 +159,8 @@ def create_notice(session: Session, data: NoticeIn, *, by: Operator) -> Notice:
         area_bbox=bbox,
         onset=data.onset,
         expires=data.expires,
+        next_update=data.next_update,
+        expected_restoration=data.expected_restoration,
         channels=list(data.channels),
         template=data.template,
         created_by=by,
@@ -204,12 +208,56 @@ def _apply_changes(
         "expires": changes.expires or base.expires,
         "channels": list(changes.channels) if changes.channels is not None else base.channels,
     }
+    now = utcnow()
+    for name in PROMISED_TIMES:
+        if name in changes.model_fields_set:
+            fields[name] = getattr(changes, name)
+        else:
+            # A promise already due says nothing about the update: it is dropped, not repeated.
+            kept = getattr(base, name)
+            fields[name] = kept if kept is not None and kept > now else None
     if fields["onset"] and fields["expires"] and fields["expires"] <= fields["onset"]:
         raise ValidationFailed.on("expires", N_("måste vara efter starttiden"))
-    if changes.expires is not None and changes.expires <= utcnow():
+    if changes.expires is not None and changes.expires <= now:
         raise ValidationFailed.on("expires", N_("måste ligga i framtiden"))
+    try:
+        check_times(
+            fields["onset"],
+            fields["expires"],
+            fields["next_update"],
+            fields["expected_restoration"],
+        )
+    except ValueError as exc:
+        field, _, message = str(exc).partition(" ")
+        raise ValidationFailed.on(field, TIME_RULES.get(message, message)) from None
+    _check_promised_times(
+        changes.next_update if "next_update" in changes.model_fields_set else None,
+        changes.expected_restoration
+        if "expected_restoration" in changes.model_fields_set
+        else None,
+        now=now,
+    )
     _check_texts(texts)
     return fields
+
+
+#: Times a revision promises residents; optional, shown by every channel.
+PROMISED_TIMES = ("next_update", "expected_restoration")
+#: :func:`check_times`'s words as the console's msgids.
+TIME_RULES = {
+    "must be after onset": N_("måste vara efter starttiden"),
+    "must not be after expires": N_("får inte vara efter sluttiden"),
+}
+
+
+def _check_promised_times(
+    next_update: datetime | None, expected_restoration: datetime | None, *, now: datetime
+) -> None:
+    """A promise about the future cannot lie in the past."""
+    if next_update is not None and next_update <= now:
+        raise ValidationFailed.on("next_update", N_("måste ligga i framtiden"))
+    if expected_restoration is not None and expected_restoration <= now:
+        raise ValidationFailed.on("expected_restoration", N_("måste ligga i framtiden"))
 
 
 def _changed(old: NoticeRevision, fields: dict[str, Any]) -> list[str]:
@@ -432,6 +480,8 @@ def publish_notice(
         at = None
     if revision.expires is not None and revision.expires <= now:
         raise ValidationFailed.on("expires", N_("har passerat; ändra den innan du publicerar"))
+    if revision.next_update is not None and revision.next_update <= now:
+        raise ValidationFailed.on("next_update", N_("har passerat; ändra den innan du publicerar"))
     old = notice.status
     was_public = notice.status == S.ACTIVE
     if was_public:

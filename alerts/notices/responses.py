@@ -25,6 +25,14 @@ from alerts.notices.schemas import (
 from alerts.web.responses import OmitsAbsent, OutputModel, Page
 
 Email = Annotated[str | None, Field(description="The operator's email; null when unknown")]
+NextUpdate = Annotated[
+    datetime | None,
+    Field(default=None, description="When the next update is expected at the latest; null if none"),
+]
+ExpectedRestoration = Annotated[
+    datetime | None,
+    Field(default=None, description="When the service is expected back; null if not promised"),
+]
 
 
 class NoticeText(OutputModel):
@@ -66,6 +74,8 @@ class Revision(OutputModel):
     area: NoticeArea
     onset: datetime | None
     expires: datetime | None
+    next_update: NextUpdate
+    expected_restoration: ExpectedRestoration
     channels: list[ChannelName]
     template: str | None
     reason: str | None = Field(description="Why it was rejected, or published in an emergency")
@@ -110,6 +120,8 @@ class Notice(OutputModel):
     )
     onset: datetime | None
     expires: datetime | None
+    next_update: NextUpdate
+    expected_restoration: ExpectedRestoration
     channels: list[ChannelName]
     publish_at: datetime | None
     published_at: datetime | None

@@ -98,6 +98,32 @@ Moment = Annotated[
 ]
 
 
+NEXT_UPDATE_DESCRIPTION = (
+    "When residents can expect the next update at the latest (ISO 8601); after onset, "
+    "before expiry, not in the past"
+)
+RESTORATION_DESCRIPTION = (
+    "When the service is expected to be back (ISO 8601); after onset, not in the past"
+)
+
+
+def check_times(
+    onset: datetime | None,
+    expires: datetime | None,
+    next_update: datetime | None,
+    expected_restoration: datetime | None,
+) -> None:
+    """The rules the two promised times follow among the notice's own times (ValueError naming
+    the field first). Whether they lie in the past is the services' check: it needs "now"."""
+    if next_update is not None:
+        if onset is not None and next_update <= onset:
+            raise ValueError("next_update must be after onset")
+        if expires is not None and next_update > expires:
+            raise ValueError("next_update must not be after expires")
+    if expected_restoration is not None and onset is not None and expected_restoration <= onset:
+        raise ValueError("expected_restoration must be after onset")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -174,12 +200,15 @@ class NoticeIn(Strict):
     area: AreaIn
     onset: Moment | None = None
     expires: Moment | None = None
+    next_update: Moment | None = Field(default=None, description=NEXT_UPDATE_DESCRIPTION)
+    expected_restoration: Moment | None = Field(default=None, description=RESTORATION_DESCRIPTION)
     channels: list[ChannelName] = list(ALL_CHANNELS)
 
     @model_validator(mode="after")
     def _consistent(self) -> NoticeIn:
         if self.onset and self.expires and self.expires <= self.onset:
             raise ValueError("expires must be after onset")
+        check_times(self.onset, self.expires, self.next_update, self.expected_restoration)
         if len(set(self.channels)) != len(self.channels) or not self.channels:
             raise ValueError("channels must be a non-empty list without repeats")
         return self
@@ -196,6 +225,14 @@ class NoticeChangesIn(Strict):
     area: AreaIn | None = None
     onset: Moment | None = None
     expires: Moment | None = None
+    next_update: Moment | None = Field(
+        default=None,
+        description=NEXT_UPDATE_DESCRIPTION + "; null clears it, omitted keeps a future one",
+    )
+    expected_restoration: Moment | None = Field(
+        default=None,
+        description=RESTORATION_DESCRIPTION + "; null clears it, omitted keeps a future one",
+    )
     channels: list[ChannelName] | None = None
 
 
@@ -252,4 +289,8 @@ def _field_error(err: Any) -> FieldError:
 def _guess_field(message: str) -> str:
     """Model-level checks say which field they are about in their first word."""
     first = message.split(" ", 1)[0]
-    return first if first in {"expires", "channels", "center"} else "body"
+    return (
+        first
+        if first in {"expires", "channels", "center", "next_update", "expected_restoration"}
+        else "body"
+    )

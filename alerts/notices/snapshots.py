@@ -98,6 +98,8 @@ def build_snapshot(
         updated=max(sent, notice.ended_at) if notice.ended_at else sent,
         onset=revision.onset,
         expires=revision.expires,
+        next_update=revision.next_update,
+        expected_restoration=revision.expected_restoration,
         area_description={lang: described or AREA_ON_MAP[lang] for lang in AREA_ON_MAP},
         area_geojson_lon_lat=transport_area(revision),
         circles=circles,

@@ -15,10 +15,11 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """The password hasher, console login, the console's account pages and the account
     commands."""
-    from alerts.operators import admin, auth, cli, views
+    from alerts.operators import account, admin, auth, cli, views
 
     auth.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(admin.bp)
     for command in cli.COMMANDS:
         app.cli.add_command(command)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts.errors import NotFound, ValidationFailed
 from alerts.i18n import N_
-from alerts.operators.auth import MIN_PASSWORD_LENGTH, hash_password
+from alerts.operators.auth import MIN_PASSWORD_LENGTH, authenticate, hash_password
 from alerts.operators.models import ApiKey, Operator
 from alerts.orm import utcnow
 
@@ -86,3 +87,53 @@ def revoke_api_key(session: Session, prefix: str) -> ApiKey:
         key.revoked_at = utcnow()
     session.flush()
     return key
+
+
+#: Number types that can receive an SMS.
+_MOBILE = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def set_phone(session: Session, operator: Operator, text: str) -> None:
+    """Set (or, with an empty ``text``, remove) the operator's mobile number, kept as E.164.
+
+    Swedish numbers may be written nationally (070-123 45 67)."""
+    text = text.strip()
+    if not text:
+        operator.phone = None
+        session.flush()
+        return
+    try:
+        number = phonenumbers.parse(text, "SE")
+    except phonenumbers.NumberParseException:
+        raise ValidationFailed.on("phone", N_("Det här är inget telefonnummer.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationFailed.on(
+            "phone",
+            N_("Numret är inte giltigt. Skriv det som 070-123 45 67 eller +46 70 123 45 67."),
+        )
+    if phonenumbers.number_type(number) not in _MOBILE:
+        raise ValidationFailed.on(
+            "phone", N_("Det här är inget mobilnummer, så det kan inte ta emot sms.")
+        )
+    operator.phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    session.flush()
+
+
+def check_own_password(session: Session, operator: Operator, current: str, *, client: str) -> None:
+    """Raise ValidationFailed unless ``current`` is the operator's password; checked and
+    throttled like a login (a failure is recorded: the caller commits either way)."""
+    if authenticate(session, operator.email, current, client=client) is not operator:
+        raise ValidationFailed.on("current_password", N_("Det nuvarande lösenordet stämmer inte."))
+
+
+def change_own_password(session: Session, operator: Operator, new: str, repeated: str) -> None:
+    """The operator's own new password (after :func:`check_own_password`). Ends the
+    operator's other sessions; the caller keeps the current one."""
+    if new != repeated:
+        raise ValidationFailed.on("repeat_password", N_("Lösenorden är inte likadana."))
+    try:
+        reset_password(session, operator, new)
+    except ValidationFailed as exc:
+        raise ValidationFailed.on(
+            "new_password", N_("måste ha minst %(count)s tecken"), count=MIN_PASSWORD_LENGTH
+        ) from exc

@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from alerts.errors import DomainError, Forbidden
 from alerts.extensions import db
 from alerts.i18n import N_
-from alerts.operators import accounts
+from alerts.operators import accounts, totp
 from alerts.operators.auth import create_api_key, create_operator
 from alerts.operators.models import ApiKey, Operator, Role
 from alerts.operators.views import login_required, remember_language
@@ -63,7 +63,8 @@ def _operator(operator_id: int) -> Operator:
 @bp.post("/accounts")
 @login_required
 def account_action():
-    """One form per action: ``do`` = create, role, deactivate, reset, key, revoke."""
+    """One form per action: ``do`` = create, role, deactivate, reset, totp-reset, key,
+    revoke."""
     _admin()
     if not FlaskForm().validate_on_submit():
         abort(400)
@@ -96,6 +97,16 @@ def account_action():
             done = {
                 "password_for": operator.email,
                 "password": accounts.reset_password(db.session, operator),
+            }
+        elif action == "totp-reset":
+            operator = _operator(int(form.get("operator", 0)))
+            totp.reset(db.session, operator)
+            accounts.end_sessions(operator)
+            done = {
+                "message": gettext(
+                    "Tvåstegsverifieringen för %(email)s är återställd; de ställer in den igen.",
+                    email=operator.email,
+                )
             }
         elif action == "key":
             operator = _operator(int(form.get("operator", 0)))

@@ -28,6 +28,13 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped by a new password or deactivation: console sessions opened before then end.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # E.164; approvers with one are told by SMS that a revision waits for them.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    # TOTP second factor (RFC 6238): the base32 secret, set at enrolment and in force once a
+    # code has confirmed it; the last time step used, so a code works only once.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="operator")
@@ -35,6 +42,10 @@ class Operator(Base):
     def can(self, *roles: Role) -> bool:
         """True when the operator holds one of ``roles``; admins hold them all."""
         return self.active and (self.role == Role.ADMIN or self.role in roles)
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None and self.totp_enabled_at is not None
 
     def __repr__(self) -> str:
         return f"<Operator {self.email} {self.role}>"

@@ -40,6 +40,7 @@ def zones_import(
     file: str, name_property: str | None, slug_property: str | None, kind: str
 ) -> None:
     """Import zones from GeoJSON (any CRS it declares) or a zipped Shapefile; all or nothing."""
+    from alerts.places.admin import record_import
     from alerts.places.zones import ZoneImportError, import_zones
 
     try:
@@ -50,6 +51,14 @@ def zones_import(
                 name_property=name_property,
                 slug_property=slug_property,
                 kind=kind,
+            )
+            record_import(
+                session,
+                "zones",
+                by="CLI",
+                filename=file,
+                created=len(report.created),
+                updated=len(report.updated),
             )
     except ZoneImportError as exc:
         problems = ngettext("%(num)d problem", "%(num)d problem", len(exc.problems))
@@ -97,11 +106,21 @@ def addresses_group() -> None:
 @with_appcontext
 def addresses_import(file: str, source_crs: str | None, synthetic: bool) -> None:
     """Import an address register: OpenAddresses CSV or GeoJSON points."""
+    from alerts.places.admin import record_import
     from alerts.places.register import AddressImportError, import_addresses
 
     try:
         with db.begin() as session:
             report = import_addresses(session, file, synthetic=synthetic, source_crs=source_crs)
+            record_import(
+                session,
+                "addresses",
+                by="CLI",
+                filename=file,
+                created=report.created,
+                updated=report.updated,
+                refusals=[(f"{e.kind} {e.location}", e.reason) for e in report.errors],
+            )
     except AddressImportError as exc:
         click.echo(_("Inget importerades från %(file)s: ", file=file) + shown(exc), err=True)
         raise SystemExit(1) from None

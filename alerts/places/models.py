@@ -54,3 +54,22 @@ class Address(Base):
     source_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     synthetic: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlaceImport(Base):
+    """One import of zones or of the address register: when, by whom, which file, what came
+    of it (the console shows the latest; the CLI and the console both record theirs)."""
+
+    __tablename__ = "place_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)  # "zones" or "addresses"
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    by: Mapped[str] = mapped_column(String(254))  # an operator's email, or "CLI"
+    filename: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(default=0)  # written (created or updated)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    refused: Mapped[int] = mapped_column(default=0)
+    # The first refusals in words: [{"where": "line 12", "why": "..."}].
+    refusals: Mapped[list[Any]] = mapped_column(default=list)

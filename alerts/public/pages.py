@@ -28,6 +28,7 @@ from channels.labels import (
     area_description,
     category_label,
     marked_headline,
+    promises,
     severity_label,
     status_label,
 )
@@ -105,6 +106,7 @@ def _template_helpers() -> dict[str, Any]:
         "category_label": lambda s: category_label(s.category, lang),
         "status_label": lambda s: status_label(s, lang),
         "area_of": lambda s: area_description(s, lang),
+        "promises_of": lambda s: promises(s, lang),
         "palette_key": palette_key,
         "switch_lang_url": switch_lang_url,
     }

@@ -12,13 +12,16 @@ import uuid
 from typing import Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from alerts.notices.schemas import CategoryName, Language, Severity
-from alerts.web.responses import OutputModel, Page
+from alerts.web.responses import OmitsAbsent, Page
 
 
-class ActiveNotice(OutputModel):
+class ActiveNotice(OmitsAbsent):
     """A notice as the banner shows it."""
+
+    OMITTED_WHEN_NONE = frozenset({"next_update", "expected_restoration", "promises"})
 
     id: uuid.UUID
     revision: int
@@ -34,6 +37,20 @@ class ActiveNotice(OutputModel):
     ended: bool = Field(description="An all-clear or expired notice still shown for a while")
     status: Literal["active", "updated", "all_clear", "expired"]
     status_label: str = Field(description='"Avblåst", "Uppdaterad", ...; empty for a first alert')
+    next_update: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="When the next update is expected at the latest (UTC); absent when not promised",
+        json_schema_extra={"format": "date-time"},
+    )
+    expected_restoration: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="When the service is expected back (UTC); absent when not promised",
+        json_schema_extra={"format": "date-time"},
+    )
+    promises: list[str] | SkipJsonSchema[None] = Field(
+        default=None,
+        description='Those times in words, in the asked language ("Nästa besked senast 14:00")',
+    )
 
 
 class ActiveNotices(Page[ActiveNotice]):

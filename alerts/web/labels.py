@@ -133,6 +133,10 @@ AUDIT_ACTION: dict[str, LazyString] = {
     "withdraw_update": lazy_gettext("Drog tillbaka väntande revision"),
     "activate": lazy_gettext("Blev aktivt (schemalagd tid)"),
     "expire": lazy_gettext("Upphörde"),
+    "zones_upload": lazy_gettext("Laddade upp zoner för granskning"),
+    "zones_import": lazy_gettext("Sparade uppladdade zoner"),
+    "zone_rename": lazy_gettext("Bytte namn på en zon"),
+    "exercise_sent": lazy_gettext("Skickade som övning till testgruppen"),
 }
 
 # The verbs of lifecycle actions in domain errors ("Cannot approve a notice that is ...").

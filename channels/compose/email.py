@@ -13,7 +13,7 @@ import logging
 
 from channels.base import Message, NoticeSnapshot, Recipient, local_time
 from channels.i18n import translations
-from channels.labels import prefix_for
+from channels.labels import prefix_for, promises
 from channels.templating import render
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def _plain_body(
     *,
     lang: str,
     subject: str,
+    promised: list[str],
     description: list[str],
     all_clear: bool,
     instruction: list[str],
@@ -56,9 +57,12 @@ def _plain_body(
     address: str,
     manage_url: str,
     unsubscribe_url: str,
+    exercise: bool = False,
 ) -> str:
     _ = translations(lang).gettext
     lines = [subject, ""]
+    if promised:
+        lines += [*(f"{line}." for line in promised), ""]
     if description:
         lines += [*description, ""]
     elif all_clear:
@@ -71,6 +75,16 @@ def _plain_body(
         lines += [_("Valid %(period)s") % {"period": validity}]
     if url:
         lines += [_("Read more: %(url)s") % {"url": url}]
+    if exercise:  # a test-group member, not a subscriber: nothing to manage
+        lines += [
+            "",
+            "-- ",
+            _(
+                "This is an exercise, sent to the test group at %(address)s. Residents did not get it."
+            )
+            % {"address": address},
+        ]
+        return "\n".join(lines).replace("\n\n\n", "\n\n").strip() + "\n"
     lines += [
         "",
         "-- ",  # the signature separator mail readers fold away
@@ -114,9 +128,11 @@ def compose_email(
     validity = "" if all_clear else _validity(snapshot, lang)
     description = _paragraphs(wording.description)
     instruction = _paragraphs(wording.instruction)
+    promised = promises(snapshot, lang)
     body = _plain_body(
         lang=lang,
         subject=subject,
+        promised=promised,
         description=description,
         all_clear=all_clear,
         instruction=instruction,
@@ -126,12 +142,14 @@ def compose_email(
         address=recipient.address,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        exercise=snapshot.exercise,
     )
     html_body = render(
         "email.html",
         lang,
         sender_name=snapshot.sender_name,
         subject=subject,
+        promised=promised,
         description=_lines(description),
         all_clear=all_clear,
         instruction=_lines(instruction),
@@ -141,6 +159,7 @@ def compose_email(
         address=recipient.address,
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
+        exercise=snapshot.exercise,
     )
 
     if not one_click_url.startswith("https://"):
@@ -162,6 +181,8 @@ def compose_email(
         "Auto-Submitted": "auto-generated",
         "X-Auto-Response-Suppress": "All",
     }
+    if snapshot.exercise:  # no subscription behind it to unsubscribe from
+        del headers["List-Unsubscribe"], headers["List-Unsubscribe-Post"]
     return Message(
         body=body,
         subject=subject,

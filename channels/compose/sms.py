@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from channels.base import Message, NoticeSnapshot
 from channels.gsm import max_units, sms_info, to_gsm7_if_possible
-from channels.labels import prefix_for
+from channels.labels import prefix_for, promises
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,12 @@ def compose_sms(
 ) -> Message:
     """The SMS a subscriber reads, in their language (falling back to Swedish).
 
-    Layout: ``[PREFIX: ]headline`` / instruction / description / link, one per
+    Layout: ``[PREFIX: ]headline`` / the promised times ("Nästa besked senast
+    14:00. Beräknat klart 16:00") / instruction / description / link, one per
     line. Typography is straightened to GSM-7 when that makes the whole text
     GSM-7. When the text would take more than ``max_segments`` parts the
     description is shortened first, then dropped, then the instruction, then
-    the headline; the link is never cut.
+    the headline; the promised times and the link are never cut.
     """
     lang = snapshot.text_language(language)
     wording = snapshot.texts[lang]
@@ -73,9 +74,10 @@ def compose_sms(
     instruction = _clean(wording.instruction)
     description = _clean(wording.description)
     link = link.strip()
+    promised = ". ".join(promises(snapshot, lang))
 
     def assemble(head: str, instr: str, desc: str) -> str:
-        return "\n".join(part for part in (head, instr, desc, link) if part)
+        return "\n".join(part for part in (head, promised, instr, desc, link) if part)
 
     body: str | None = assemble(headline, instruction, description)
     if not _fits(body or "", max_segments):

@@ -186,6 +186,12 @@
       headline.rel = "noopener noreferrer";
     }
     body.appendChild(headline);
+    if (item.promises && item.promises.length) {
+      var promise = document.createElement("p");
+      promise.className = "instruction";
+      promise.textContent = item.promises.map(String).join(". ") + ".";
+      body.appendChild(promise);
+    }
     if (item.instruction) {
       var instruction = document.createElement("p");
       instruction.className = "instruction";

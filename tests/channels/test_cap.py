@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,22 @@ def test_alert_has_one_info_per_language_with_the_notice_fields():
     assert texts(document, "cap:info/cap:web") == [ORIGINAL.url, ORIGINAL.url]
     assert texts(document, "cap:info/cap:area/cap:areaDesc") == ["Gesunda", "Gesunda"]
     assert texts(document, "cap:references") == []
+
+
+def test_promised_times_are_parameters_in_swedish_local_time():
+    promising = dataclasses.replace(
+        ORIGINAL,
+        next_update=datetime(2026, 11, 24, 13, 0, tzinfo=UTC),
+        expected_restoration=datetime(2026, 11, 24, 15, 0, tzinfo=UTC),
+    )
+    document = valid_alert(render_cap(promising))
+    for info in document.xpath("cap:info", namespaces=NS):
+        assert texts(info, "cap:parameter/cap:valueName") == ["NextUpdate", "ExpectedRestoration"]
+        assert texts(info, "cap:parameter/cap:value") == [
+            "2026-11-24T14:00:00+01:00",
+            "2026-11-24T16:00:00+01:00",
+        ]
+    assert texts(valid_alert(render_cap(ORIGINAL)), "cap:info/cap:parameter") == []
 
 
 def test_update_and_cancel_reference_every_earlier_revision():
@@ -236,3 +253,10 @@ def test_values_outside_the_cap_vocabulary_are_refused():
         render_cap(make_snapshot(severity="severe"))
     with pytest.raises(ValueError, match="identifier"):
         render_cap(make_snapshot(identifier="two words"))
+
+
+def test_an_exercise_says_so_in_status_and_stays_valid():
+    document = render_cap(dataclasses.replace(make_snapshot(), exercise=True))
+    assert SCHEMA.validate(etree.fromstring(document))
+    assert b"<status>Exercise</status>" in document
+    assert b"<status>Actual</status>" in render_cap(make_snapshot())

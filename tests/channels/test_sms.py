@@ -139,6 +139,28 @@ def test_compose_truncates_description_not_link():
     assert description.endswith("...")
 
 
+def test_compose_keeps_the_promised_times_when_it_shortens_the_description():
+    long_description = " ".join(["Prover visar bakterier i dricksvattnet."] * 30)
+    sent = datetime(2026, 11, 24, 7, 15, tzinfo=UTC)  # 08:15 in Stockholm
+    snapshot = create_snapshot(
+        texts={
+            "sv": NoticeText(headline="Koka vattnet", description=long_description),
+            "en": NoticeText(headline="Boil water"),
+        },
+        sent=sent,
+        next_update=sent + timedelta(hours=5, minutes=45),  # 14:00 the same day
+        expected_restoration=sent + timedelta(days=1, hours=7, minutes=45),  # next day 16:00
+    )
+    body = compose_sms(snapshot, "sv", link=LINK, reference="r").body
+    assert sms_info(body).segments <= 3
+    head, promised, description, link = body.split("\n")
+    assert head == "Koka vattnet"
+    assert promised == "Nästa besked senast 14:00. Beräknat klart 25 nov 16:00"
+    assert description.endswith("...") and link == LINK
+    english = compose_sms(snapshot, "en", link=LINK, reference="r").body
+    assert "\nNext update by 14:00. Expected restoration 25 Nov 16:00\n" in english
+
+
 def test_compose_ucs2_keeps_within_three_parts_of_67():
     snapshot = create_snapshot(
         texts={

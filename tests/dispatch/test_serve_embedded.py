@@ -138,6 +138,9 @@ def _environment(
         VARSLA_SECRET_KEY="serve-test-secret",
         VARSLA_BASE_URL=base_url,
         VARSLA_MAIL_FROM="Mora vatten <varsla@mora.test>",
+        # The cheapest Argon2id, as in the rest of the suite: the strong cost is for
+        # installations, and here two operators and every API call would pay it.
+        VARSLA_PASSWORD_HASH_COST="test",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )

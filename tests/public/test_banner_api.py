@@ -6,8 +6,10 @@ in ``data-zone`` should be visible, not silently show nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -137,8 +139,14 @@ def test_the_documented_model_mirrors_the_banner_payload(lang):
     """The channel renders /active's bytes; the model that documents them must say the same:
     every field, no more, and the same values once dumped (every status, both languages)."""
     first = make_snapshot()
+    promising = dataclasses.replace(
+        make_snapshot(notice_id=uuid.uuid4()),
+        next_update=first.sent + timedelta(hours=2),
+        expected_restoration=first.sent + timedelta(hours=5),
+    )
     snapshots = [
         first,
+        promising,
         revise(make_snapshot(notice_id=uuid.uuid4(), severity="Minor", category="roads")),
         cancel(make_snapshot(notice_id=uuid.uuid4())),
         make_snapshot(notice_id=uuid.uuid4(), status="expired"),
@@ -152,7 +160,13 @@ def test_the_documented_model_mirrors_the_banner_payload(lang):
     }
     assert set(payload) == set(ActiveNotices.model_fields)
     for item in payload["items"]:
-        assert set(item) == set(ActiveNotice.model_fields)
+        # The promised times are there when the revision promises them, else absent.
+        optional = (
+            ActiveNotice.OMITTED_WHEN_NONE if item["id"] != str(promising.notice_id) else set()
+        )
+        assert (
+            set(ActiveNotice.model_fields) - optional <= set(item) <= set(ActiveNotice.model_fields)
+        )
     assert ActiveNotices.model_validate(payload).to_json() == payload
     body = active_json(snapshots, lang, base_url="http://varsla.test")
     assert ActiveNotices.model_validate_json(body).to_json() == json.loads(body)

@@ -10,6 +10,9 @@ What each class means is checked for each kind of caller:
 - ``api_approver``: an approver's or admin's key; an author's key gets 403 and changes nothing;
 - ``console``: a console session of any role; anonymous is redirected to the login page;
 - ``console_approver``: as ``console``, and an author's attempt changes nothing;
+- ``console_admin``: as ``console`` for an admin; an author or approver gets 403;
+- ``login_step``: the login's code step (TOTP); without a password just checked, anyone,
+  signed in or not, is sent back to the login page;
 - ``logout``: anyone; afterwards the console asks that client to log in;
 - ``signed``: Twilio's signature; anything unsigned is 403, whoever sends it;
 - ``token``: a link's secret; an unknown one is 404;
@@ -71,6 +74,18 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>", "GET"): "console",
     ("/console/notices/<notice_id>/<action>", "POST"): "console_approver",
     ("/console/outbox", "GET"): "console",
+    ("/console/login/code", "GET"): "login_step",
+    ("/console/login/code", "POST"): "login_step",
+    # The operator's own account (phone, password, TOTP); training mode. Admin-only pages
+    # and who may send an exercise: tests/console/test_training_mode.py, test_totp.py.
+    ("/console/account", "GET"): "console",
+    ("/console/account", "POST"): "console",
+    ("/console/admin/test-group", "GET"): "console",
+    ("/console/admin/test-group", "POST"): "console",
+    ("/console/notices/<notice_id>/exercise", "POST"): "console",
+    ("/console/exercises", "GET"): "console",
+    ("/console/exercises/<run_id>", "GET"): "console",
+    ("/console/exercises/<run_id>/cap.xml", "GET"): "console",
     ("/webhooks/twilio/inbound", "POST"): "signed",
     ("/webhooks/twilio/status", "POST"): "signed",
     ("/n/<code>", "GET"): "token",
@@ -88,6 +103,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/all-clear", "POST"): "console",
     ("/console/notices/<notice_id>/deliveries.csv", "GET"): "console",
     ("/console/notices/<notice_id>/deliveries.json", "GET"): "console",
+    ("/console/notices/<notice_id>/deliveries/timeline.json", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "GET"): "console",
     ("/console/notices/<notice_id>/edit", "POST"): "console",
     ("/console/notices/<notice_id>/preview/<kind>", "GET"): "console",
@@ -95,6 +111,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("/console/notices/<notice_id>/update", "POST"): "console",
     ("/console/reach", "POST"): "console",
     ("/console/sms-parts", "POST"): "console",
+    # Zones and the address register: every operator looks; only admins change zones.
+    ("/console/zones", "GET"): "console",
+    ("/console/zones/<slug>/rename", "POST"): "console_admin",
+    ("/console/zones/upload", "POST"): "console_admin",
+    ("/console/zones/upload/confirm", "POST"): "console_admin",
+    ("/console/register", "GET"): "console",
     # Residents: the sign-up API and pages are open (rate-limited); everything about one
     # subscription needs its link's secret.
     ("/api/v1/subscriptions", "POST"): "public",
@@ -163,6 +185,7 @@ class World:
             "<int:location_id>": "1",
             "<kind>": "sms",
             "<action>": action,
+            "<run_id>": "00000000-0000-0000-0000-000000000000",
         }
         for placeholder, value in values.items():
             rule = rule.replace(placeholder, value)
@@ -220,7 +243,7 @@ def test_each_route_as_each_caller(app, session, world, rule, method):
         assert anonymous.status_code not in (401, 403) and not _refuses_login(anonymous)
     elif kind in ("api", "api_approver"):
         assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
-    elif kind in ("console", "console_approver", "logout"):
+    elif kind in ("console", "console_approver", "console_admin", "logout", "login_step"):
         assert _refuses_login(anonymous), anonymous.status_code
     elif kind == "signed":
         assert anonymous.status_code == 403
@@ -236,7 +259,7 @@ def test_each_route_as_each_caller(app, session, world, rule, method):
         headers: dict[str, str] = {}
         if kind.startswith("api"):
             headers = world.keys[role]
-        elif kind.startswith("console") or kind in ("logout", "signed", "token"):
+        elif kind.startswith("console") or kind in ("logout", "signed", "token", "login_step"):
             _login(client, operator)
         notice = world.pending_notice() if "<notice_id>" in rule else None
         response = _request(
@@ -253,6 +276,11 @@ def test_each_route_as_each_caller(app, session, world, rule, method):
             assert _refuses_login(client.get("/console/")), where
         if kind in ("console", "console_approver"):
             assert not _refuses_login(response), where
+        if kind == "console_admin":
+            assert not _refuses_login(response), where
+            assert (response.status_code == 403) == (role != "admin"), where
+        if kind == "login_step":
+            assert _refuses_login(response), where
         if kind == "signed":
             assert response.status_code == 403, where  # a console session is no signature
         if kind == "token":

@@ -117,7 +117,12 @@
           texts[lang][name] = field ? field.value : "";
         });
       });
-      postJson(form.dataset.smsUrl, form.dataset.csrf, { texts: texts }).then(function (r) {
+      var times = {};
+      ["next_update", "expected_restoration"].forEach(function (name) {
+        var field = byId("f-" + name);
+        if (field && field.value) { times[name] = field.value; }
+      });
+      postJson(form.dataset.smsUrl, form.dataset.csrf, { texts: texts, times: times }).then(function (r) {
         ["sv", "en"].forEach(function (lang) {
           var box = byId("sms-" + lang);
           if (!box) { return; }
@@ -132,6 +137,10 @@
     fields.forEach(function (field) {
       field.addEventListener("input", function () { count(field); sms(); });
       count(field);
+    });
+    Array.prototype.slice.call(form.querySelectorAll("[data-sms-input]")).forEach(function (field) {
+      field.addEventListener("input", sms);
+      field.addEventListener("change", sms);
     });
     sms();
   }
