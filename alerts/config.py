@@ -52,6 +52,12 @@ class Settings(BaseModel):
     retry_base_s: float = Field(10.0, ge=0, alias="VARSLA_RETRY_BASE_S")
     retry_max_s: float = Field(900.0, ge=0, alias="VARSLA_RETRY_MAX_S")
     lease_s: float = Field(120.0, gt=0, alias="VARSLA_LEASE_S")
+    # Sends in flight per dispatcher process (asyncio tasks, not threads): at 100 ms a
+    # provider answer, 200 in flight is up to 2,000 messages a second.
+    send_concurrency: int = Field(200, ge=1, le=5000, alias="VARSLA_SEND_CONCURRENCY")
+    # SMTP connections per dispatcher process, each carrying one message at a time and
+    # reused from message to message.
+    smtp_connections: int = Field(8, ge=1, le=100, alias="VARSLA_SMTP_CONNECTIONS")
     # An online Nominatim-compatible geocoder asked when the register has no match. Off
     # by default: it sends residents' addresses to a third party.
     geocoder_url: str = Field("", alias="VARSLA_GEOCODER_URL")

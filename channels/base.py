@@ -18,6 +18,7 @@ The one home of two rules the whole product follows, for the app too:
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
@@ -288,18 +289,43 @@ class PushChannel(ABC):
 
     def send(self, recipient: Recipient, message: Message) -> DeliveryResult:
         started = time.perf_counter()
-        try:
-            if self.body_maxlen is not None and len(message.body) > self.body_maxlen:
-                result = DeliveryResult(
-                    Outcome.FAILED,
-                    error_code="body_too_long",
-                    error=f"{len(message.body)} characters, {self.name} takes {self.body_maxlen}",
-                )
-            else:
+        result = self._too_long(message)
+        if result is None:
+            try:
                 result = self.try_send(recipient, message)
-        except Exception as exc:
-            logger.exception("%s: unexpected error sending %s", self.name, message.reference)
-            result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
+            except Exception as exc:
+                result = self._unexpected(message, exc)
+        return self._timed(message, result, started)
+
+    async def send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        """:meth:`send` on an asyncio event loop: the same checks, timing and logging.
+
+        Calls :meth:`try_send_async`, which a provider with an asyncio client
+        overrides; by default it runs :meth:`try_send` in a thread.
+        """
+        started = time.perf_counter()
+        result = self._too_long(message)
+        if result is None:
+            try:
+                result = await self.try_send_async(recipient, message)
+            except Exception as exc:
+                result = self._unexpected(message, exc)
+        return self._timed(message, result, started)
+
+    def _too_long(self, message: Message) -> DeliveryResult | None:
+        if self.body_maxlen is not None and len(message.body) > self.body_maxlen:
+            return DeliveryResult(
+                Outcome.FAILED,
+                error_code="body_too_long",
+                error=f"{len(message.body)} characters, {self.name} takes {self.body_maxlen}",
+            )
+        return None
+
+    def _unexpected(self, message: Message, exc: Exception) -> DeliveryResult:
+        logger.exception("%s: unexpected error sending %s", self.name, message.reference)
+        return DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
+
+    def _timed(self, message: Message, result: DeliveryResult, started: float) -> DeliveryResult:
         duration = time.perf_counter() - started
         logger.debug(
             "%s: %s -> %s in %.3fs (%s)",
@@ -317,6 +343,15 @@ class PushChannel(ABC):
             result.retry_after_s,
             duration,
         )
+
+    async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        """Send one message on the running event loop (by default: :meth:`try_send` in a
+        thread); return what happened, never raise for provider faults."""
+        return await asyncio.to_thread(self.try_send, recipient, message)
+
+    async def close_async(self) -> None:
+        """Release what :meth:`send_async` holds (by default: :meth:`close` in a thread)."""
+        await asyncio.to_thread(self.close)
 
     @abstractmethod
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:

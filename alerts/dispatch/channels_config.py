@@ -48,6 +48,7 @@ def sms_factory(settings: Settings) -> ChannelFactory:
             status_callback_url=callback,
             api_base_url=settings.twilio_api_url or None,
             timeout_s=settings.twilio_timeout_s,
+            pool_maxsize=settings.send_concurrency,
         )
 
     return build
@@ -69,14 +70,18 @@ def email_factory(settings: Settings) -> ChannelFactory:
 
     def build() -> PushChannel:
         return SmtpEmail.from_url(
-            url, address or "varsla@localhost", from_name=name or None, **dkim
+            url,
+            address or "varsla@localhost",
+            from_name=name or None,
+            connections=settings.smtp_connections,
+            **dkim,
         )
 
     return build
 
 
 def channel_factories(settings: Settings) -> dict[str, ChannelFactory]:
-    """One factory per push channel; each sending thread builds its own instances."""
+    """One factory per push channel; each dispatcher's sender builds its own instances."""
     factories = {"sms": sms_factory(settings), "email": email_factory(settings)}
     for channel, configured in (
         ("sms", settings.sms_configured),

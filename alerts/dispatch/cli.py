@@ -15,7 +15,12 @@ logger = logging.getLogger(__name__)
 
 
 @click.command("worker")
-@click.option("--concurrency", type=int, default=16, show_default=True, help="parallel sends")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="sends in flight (default VARSLA_SEND_CONCURRENCY, 200)",
+)
 @click.option("--batch-size", type=int, default=200, show_default=True, help="rows per claim")
 @click.option("--lease-seconds", type=float, default=None, help="lease per claim (default 120)")
 @click.option(
@@ -33,7 +38,7 @@ logger = logging.getLogger(__name__)
 )
 @with_appcontext
 def worker(
-    concurrency: int,
+    concurrency: int | None,
     batch_size: int,
     lease_seconds: float | None,
     fanout_chunk: int | None,

@@ -22,9 +22,11 @@ SQLite's processes share one host and its clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from sqlalchemy import func, select, update
@@ -79,6 +81,41 @@ class SharedTokenBucket:
         self._stock_until = 0.0
         self._fetching = False
         self._next_fetch = 0.0
+        # Per event loop: the one task that waits for a grant while the others wait for it.
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def try_acquire(self) -> bool:
+        """Take a token from this process's stock if one is at hand; never waits or fetches."""
+        if self.rate <= 0:
+            return True
+        with self._changed:
+            if time.monotonic() >= self._stock_until:
+                self._stock = 0
+            if self._stock:
+                self._stock -= 1
+                return True
+        return False
+
+    async def acquire_async(self, stop: threading.Event | None = None) -> bool:
+        """:meth:`acquire` for an asyncio task, without blocking the event loop.
+
+        A token from the stock is taken at once. Otherwise one task of the loop
+        at a time runs :meth:`acquire` in a thread (it fetches the next grant in
+        its own transaction, or waits for the bucket to refill) while the others
+        wait their turn, and take from the stock it brought.
+        """
+        if self.try_acquire():
+            return True
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Lock()
+        async with gate:
+            if self.try_acquire():
+                return True
+            return await asyncio.to_thread(self.acquire, stop)
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Take one token, waiting for it; False when ``stop`` is set and none is at hand."""

@@ -2,18 +2,24 @@
 
 One main thread talks to the database: it claims a batch (one short
 transaction, committed, session closed), builds each revision's snapshot once,
-and hands the sends to a thread pool. Sending threads hold their own channel
-instances (an SMTP connection carries one transaction at a time, so instances
-are not shared) and wait for a token of their channel's rate limit before
-calling the provider; the limit is shared by all dispatcher processes, and one
-waiting thread at a time fetches a grant of tokens for the others in its own
-short transaction (alerts.dispatch.ratelimit). Otherwise sending threads never
-touch the database. Results come back on a queue and are recorded in batches.
-No database connection is held while a provider is called.
+and hands the batch to the sender. The sender is an asyncio event loop in its
+own thread: one task per claimed delivery, at most ``concurrency`` of them
+past the semaphore and talking to a provider at once (the SDK's asyncio
+Twilio client, ``messages.create_async``; SMTP over a few reused aiosmtplib
+connections). The main thread claims at most ``concurrency + batch_size``
+ahead of what has been recorded, so memory stays bounded however large the
+backlog. A task waits for a token of its channel's rate limit before calling
+the provider; the limit is shared by all dispatcher processes, and one waiting
+task at a time fetches a grant of tokens for the others, in a thread and its
+own short transaction (alerts.dispatch.ratelimit). Otherwise the sender never
+touches the database. Results come back on a queue and are recorded in
+batches. No database connection is held while a provider is called.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -23,8 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -64,7 +69,8 @@ class DispatcherSettings:
     rates: dict[str, float]
     retry: RetryPolicy
     lease_s: float
-    concurrency: int = 16
+    # Sends in flight (asyncio tasks past the semaphore); VARSLA_SEND_CONCURRENCY.
+    concurrency: int = 200
     batch_size: int = 200
     # Only a fallback (retries falling due, leases reclaimed): new deliveries wake
     # an idle dispatcher at once (alerts.dispatch.wakeup).
@@ -82,6 +88,7 @@ class DispatcherSettings:
             rates={"sms": config.sms_rate, "email": config.email_rate},
             retry=RetryPolicy.from_settings(config),
             lease_s=config.lease_s,
+            concurrency=config.send_concurrency,
         )
         for name, value in overrides.items():
             if value is not None:
@@ -127,30 +134,88 @@ class Dispatcher:
         }
         self.stop_event = threading.Event()
         self.wake = threading.Event()
-        self._local = threading.local()
-        self._channels: list[PushChannel] = []
-        self._channels_lock = threading.Lock()
-        self._results: queue.SimpleQueue[SendReport] = queue.SimpleQueue()
+        # The sender's event loop while run() runs, and what lives on it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._channels: dict[str, PushChannel] = {}
+        # Reports of finished sends, handed over a list per loop iteration: waking the main
+        # thread once per message cost the sender its CPU in thread switches.
+        self._results: queue.SimpleQueue[list[SendReport]] = queue.SimpleQueue()
+        self._done: list[SendReport] = []
         self._snapshots: dict[tuple[int, bool], NoticeSnapshot] = {}
         self._fanout_cache: dict[int, fanout.Candidates] = {}
         self.counts: dict[str, int] = {}
         self.first_send_at: float | None = None
         self.metrics = dispatch_metrics.of(app)
 
-    # --- sending threads -----------------------------------------------------------
+    # --- the sender (its event loop's thread) ----------------------------------------
 
     def _channel(self, name: str) -> PushChannel:
-        channels = getattr(self._local, "channels", None)
-        if channels is None:
-            channels = self._local.channels = {}
-        channel = channels.get(name)
+        channel = self._channels.get(name)
         if channel is None:
-            channel = channels[name] = self.factories[name]()
-            with self._channels_lock:
-                self._channels.append(channel)
+            channel = self._channels[name] = self.factories[name]()
         return channel
 
-    def _send(self, job: _Job) -> None:
+    @contextlib.contextmanager
+    def _sender(self) -> Iterator[Callable[[list[_Job]], None]]:
+        """Run the sender's event loop in a thread; yields ``send(jobs)`` for the main thread.
+
+        On exit the sends still in flight finish (up to STOP_WAIT_S; run() has
+        normally waited for them and recorded them already), connections close
+        and the loop ends.
+        """
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="varsla-send", daemon=True)
+        thread.start()
+        self._loop = loop
+
+        def send(jobs: list[_Job]) -> None:
+            loop.call_soon_threadsafe(self._start, jobs)
+
+        try:
+            yield send
+        finally:
+            try:
+                asyncio.run_coroutine_threadsafe(self._finish(), loop).result(STOP_WAIT_S)
+            except Exception:
+                logger.exception("stopping the sender failed")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(STOP_WAIT_S)
+            self._loop = None
+            if not thread.is_alive():
+                loop.close()
+
+    def _start(self, jobs: list[_Job]) -> None:
+        """On the loop: one task per job; the semaphore bounds how many are sending."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.settings.concurrency))
+        for job in jobs:
+            task = asyncio.get_running_loop().create_task(self._send(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _finish(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=STOP_WAIT_S)
+        await self._close_channels()
+        self._slots = None
+
+    async def _send(self, job: _Job) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            report = await self._send_one(job)
+        self._done.append(report)
+        if len(self._done) == 1:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
+        """On the loop, after the sends that finished in this iteration: one list for all."""
+        done, self._done = self._done, []
+        if done:
+            self._results.put(done)
+
+    async def _send_one(self, job: _Job) -> SendReport:
         claimed = job.claimed
         recipient = message = None
         local_only = False
@@ -167,7 +232,7 @@ class Dispatcher:
             channel = self._channel(claimed.channel)
             local_only = channel.local_only
             limiter = self.limiters.get(claimed.channel)
-            if limiter is not None and not limiter.acquire(self.stop_event):
+            if limiter is not None and not await limiter.acquire_async(self.stop_event):
                 result = DeliveryResult(
                     Outcome.RETRY, error_code="shutdown", error="worker stopped"
                 )
@@ -175,7 +240,7 @@ class Dispatcher:
                 if self.first_send_at is None:
                     self.first_send_at = time.time()
                 started = time.perf_counter()
-                result = channel.send(recipient, message)
+                result = await channel.send_async(recipient, message)
                 if self.metrics is not None:
                     self.metrics.send_seconds.labels(claimed.channel).observe(
                         time.perf_counter() - started
@@ -186,19 +251,22 @@ class Dispatcher:
         except Exception as exc:  # composing failed: a bug, not the resident's fault
             logger.exception("delivery %s: could not compose or send", claimed.id)
             result = DeliveryResult(Outcome.RETRY, error_code="exception", error=repr(exc))
-        self._results.put(SendReport(claimed, result, recipient, message, local_only))
+        return SendReport(claimed, result, recipient, message, local_only)
 
-    def close_channels(self) -> None:
-        """Close connections held across batches (SMTP sessions, HTTP pools)."""
-        with self._channels_lock:
-            channels, self._channels = self._channels, []
+    async def _close_channels(self) -> None:
+        channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
             try:
-                channel.close()
+                await channel.close_async()
             except Exception:
                 logger.exception("closing %s failed", channel.name)
-        # Threads build fresh instances on their next send.
-        self._local = threading.local()
+
+    def close_channels(self) -> None:
+        """Close connections held across batches (SMTP sessions, HTTP pools); the next send
+        opens them again."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._close_channels(), loop).result(STOP_WAIT_S)
 
     # --- database (main thread only) ----------------------------------------------
 
@@ -346,7 +414,7 @@ class Dispatcher:
         within that many seconds (tests drain retries with a short backoff).
         """
         settings = self.settings
-        # Claimed ahead, so threads never starve, in batches of a useful size: a claim
+        # Claimed ahead, so the sender never starves, in batches of a useful size: a claim
         # costs a transaction and a few queries whatever its size, so topping up the
         # window a handful of rows at a time made the main thread the bottleneck.
         window = max(settings.concurrency + settings.batch_size, 1)
@@ -362,7 +430,7 @@ class Dispatcher:
         with (
             self.app.app_context(),
             wake_on_new_deliveries(self.wake, db.engine),
-            ThreadPoolExecutor(settings.concurrency, thread_name_prefix="varsla-send") as pool,
+            self._sender() as send,
         ):
             while not self.stop_event.is_set() and not (should_stop and should_stop()):
                 try:
@@ -382,16 +450,16 @@ class Dispatcher:
                     room = window - inflight
                     if room >= top_up or (inflight == 0 and room > 0):
                         jobs = self._claim(min(room, settings.batch_size))
-                        for job in jobs:
-                            pool.submit(self._send, job)
+                        if jobs:
+                            send(jobs)
                         inflight += len(jobs)
                     # Collect results; block briefly only when there is nothing else to do.
                     try:
                         block = not jobs and inflight > 0
                         while True:
-                            report = self._results.get(block=block, timeout=0.02 if block else None)
-                            reports.append(report)
-                            inflight -= 1
+                            done = self._results.get(block=block, timeout=0.02 if block else None)
+                            reports.extend(done)
+                            inflight -= len(done)
                             block = False
                     except queue.Empty:
                         pass
@@ -436,14 +504,13 @@ class Dispatcher:
                         "database available again after %.1f s", time.monotonic() - outage_since
                     )
                     outage_since, outage_tries = None, 0
-            # Stopping: let the threads finish what they hold, and record it.
+            # Stopping: let the sender finish what it holds, and record it.
             while inflight > 0:
-                report = self._results.get()
-                reports.append(report)
-                inflight -= 1
+                done = self._results.get()
+                reports.extend(done)
+                inflight -= len(done)
             if reports:
                 self._record(reports)
-        self.close_channels()
         return dict(self.counts)
 
     def stop(self) -> None:
@@ -457,9 +524,9 @@ def start_embedded(app: Flask) -> Callable[[], None]:
     Returns the function that stops it: sends in flight finish and are recorded, so a
     restart neither loses nor repeats them.
     """
-    # The same bound as a worker's: sending threads wait on the provider, not on SQLite
-    # (only this thread writes), and 4 threads held a 100 ms provider to 39 SMS/s, below
-    # the default rate.
+    # The same bound as a worker's: sends wait on the provider, not on SQLite (only this
+    # thread writes), and 4 in flight held a 100 ms provider to 39 SMS/s, below the
+    # default rate.
     dispatcher = Dispatcher(app, DispatcherSettings.from_app(app))
 
     def run() -> None:

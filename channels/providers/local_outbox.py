@@ -32,3 +32,9 @@ class LocalOutbox(PushChannel):
             masked(recipient.address),
         )
         return DeliveryResult(Outcome.ACCEPTED, provider_ref=f"local-{message.reference}")
+
+    async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        return self.try_send(recipient, message)  # nothing to wait for: no thread needed
+
+    async def close_async(self) -> None:
+        return None

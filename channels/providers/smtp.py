@@ -1,13 +1,17 @@
-"""Email over SMTP: sending a composed message on one reused connection.
+"""Email over SMTP: sending a composed message on reused connections.
 
 :class:`SmtpEmail` builds the MIME message from a
 :class:`~channels.base.Message` (see :mod:`channels.compose.email`) and sends
-it with smtplib over one connection per batch, optionally DKIM-signed with
-dkimpy. SMTP reply codes become :class:`~channels.base.Outcome` values here.
+it, optionally DKIM-signed with dkimpy: with smtplib over one connection per
+batch (:meth:`~SmtpEmail.send`), or on an asyncio event loop with aiosmtplib
+over a small pool of connections used in parallel, each reused from message to
+message (:meth:`~SmtpEmail.send_async`). SMTP reply codes become
+:class:`~channels.base.Outcome` values here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.policy
 import logging
@@ -18,6 +22,8 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
 
 from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient
 
@@ -52,7 +58,10 @@ class SmtpEmail(PushChannel):
     opens on the first send, is reopened when the server dropped it, and is
     closed by :meth:`close`. Sends on one instance are serialised by a lock
     (an SMTP connection carries one transaction at a time): for parallel sending
-    give each worker its own instance.
+    give each worker its own instance. :meth:`send_async` instead keeps up to
+    ``connections`` aiosmtplib connections open on the running event loop, each
+    carrying one message at a time, so that many messages are in flight at
+    once; use one instance per event loop.
 
     Outcomes: a 5xx reply to RCPT/DATA is FAILED, 4xx is RETRY; connection
     errors and timeouts are RETRY. Authentication failures and a refused
@@ -78,6 +87,7 @@ class SmtpEmail(PushChannel):
         dkim_domain: str | None = None,
         dkim_private_key: bytes | str | None = None,
         from_name: str | None = None,
+        connections: int = 8,
     ):
         if security not in ("plain", "starttls", "ssl"):
             raise ValueError(f"security must be plain, starttls or ssl, not {security!r}")
@@ -104,6 +114,10 @@ class SmtpEmail(PushChannel):
         self._smtp: smtplib.SMTP | None = None
         self._lock = threading.Lock()
         self.connections_opened = 0
+        self.connections = max(1, connections)
+        # send_async: connections not carrying a message, and how many may exist at once.
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots: asyncio.Semaphore | None = None
 
     @classmethod
     def from_url(cls, url: str, mail_from: str, **kwargs: Any) -> SmtpEmail:
@@ -273,6 +287,117 @@ class SmtpEmail(PushChannel):
                     return DeliveryResult(Outcome.RETRY, error_code="connection", error=str(exc))
         raise AssertionError("unreachable")
 
+    # --- asyncio (aiosmtplib) ------------------------------------------------------
+
+    async def _connect_async(self) -> aiosmtplib.SMTP:
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            local_hostname=self.local_hostname,
+            timeout=self.timeout_s,
+            use_tls=self.security == "ssl",
+            start_tls=self.security == "starttls",
+            tls_context=self._tls_context() if self.security != "plain" else None,
+        )
+        await smtp.connect()
+        try:
+            if self.username:
+                await smtp.login(self.username, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self.connections_opened += 1
+        logger.debug("smtp: connected to %s:%s (%s, async)", self.host, self.port, self.security)
+        return smtp
+
+    async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        """:meth:`try_send` on the event loop, over one of ``connections`` reused connections."""
+        msg = self.build(recipient, message)
+        smtputf8 = not (recipient.address.isascii() and self.mail_from.isascii())
+        data = self._serialise(msg, smtputf8)
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.connections)
+        async with self._slots:
+            smtp = self._idle.pop() if self._idle else None
+            try:
+                result, smtp = await self._send_on(smtp, recipient, msg, data, options)
+            finally:
+                if smtp is not None:
+                    self._idle.append(smtp)
+        return result
+
+    async def _send_on(
+        self,
+        smtp: aiosmtplib.SMTP | None,
+        recipient: Recipient,
+        msg: EmailMessage,
+        data: bytes,
+        options: list[str],
+    ) -> tuple[DeliveryResult, aiosmtplib.SMTP | None]:
+        """Send on ``smtp`` (connecting when None); returns the result and the connection
+        that is still good to reuse (None when it was dropped)."""
+        for attempt in (1, 2):
+            reused = smtp is not None
+            try:
+                if smtp is None:
+                    smtp = await self._connect_async()
+                await smtp.sendmail(self.mail_from, [recipient.address], data, mail_options=options)
+                return DeliveryResult(Outcome.ACCEPTED, provider_ref=msg["Message-ID"]), smtp
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                # a reused connection the server closed while idle: reconnect once
+                _close_quietly(smtp)
+                smtp = None
+                if attempt == 2 or not reused:
+                    result = DeliveryResult(
+                        Outcome.RETRY, error_code="disconnected", error=str(exc)
+                    )
+                    return result, None
+                logger.info("smtp: connection dropped, reconnecting")
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                refused = exc.recipients[0] if exc.recipients else None
+                code = refused.code if refused is not None else None
+                return self._reply_result(code, refused.message if refused else ""), smtp
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                return self._reply_result(exc.code, exc.message), smtp
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                _close_quietly(smtp)
+                return DeliveryResult(
+                    Outcome.RETRY,
+                    error_code=str(exc.code),
+                    error=f"authentication failed: {exc.message}",
+                ), None
+            except aiosmtplib.SMTPSenderRefused as exc:
+                return DeliveryResult(
+                    Outcome.RETRY,
+                    error_code=str(exc.code),
+                    error=f"sender refused: {exc.message}",
+                ), smtp
+            except aiosmtplib.SMTPResponseException as exc:  # SMTPDataError and friends
+                # sendmail has sent RSET already: the connection is ready for the next one
+                return self._reply_result(exc.code, exc.message), smtp
+            except aiosmtplib.SMTPNotSupported as exc:
+                return DeliveryResult(
+                    Outcome.FAILED, error_code="unsupported", error=str(exc)
+                ), smtp
+            except TimeoutError as exc:
+                _close_quietly(smtp)
+                return DeliveryResult(Outcome.RETRY, error_code="timeout", error=str(exc)), None
+            except (aiosmtplib.SMTPException, OSError) as exc:
+                _close_quietly(smtp)
+                return DeliveryResult(Outcome.RETRY, error_code="connection", error=str(exc)), None
+        raise AssertionError("unreachable")
+
+    async def close_async(self) -> None:
+        """QUIT every connection :meth:`send_async` holds (and the synchronous one)."""
+        idle, self._idle = self._idle, []
+        for smtp in idle:
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                _close_quietly(smtp)
+        await asyncio.to_thread(self.close)
+
     def _reset(self) -> None:
         if self._smtp is None:
             return
@@ -284,6 +409,12 @@ class SmtpEmail(PushChannel):
     @staticmethod
     def _reply_result(code: int | None, reply: bytes | str) -> DeliveryResult:
         return DeliveryResult(_smtp_code_outcome(code), error_code=str(code), error=_text(reply))
+
+
+def _close_quietly(smtp: aiosmtplib.SMTP | None) -> None:
+    if smtp is not None:
+        with contextlib.suppress(Exception):
+            smtp.close()
 
 
 def _text(reply: bytes | str) -> str:

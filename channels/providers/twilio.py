@@ -14,18 +14,23 @@ inbound SMS (:func:`inbound_keyword`, :func:`twiml_reply`,
 
 from __future__ import annotations
 
+import base64
+import functools
 import logging
 import os
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
+import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -242,6 +247,31 @@ def is_valid_signature(
     return bool(RequestValidator(auth_token).validate(url, dict(params), signature))
 
 
+def _parse_base(api_base_url: str | None) -> tuple[str | None, SplitResult | None]:
+    """(``api_base_url`` without a trailing slash, its parts); raises ValueError when bad."""
+    if not api_base_url:
+        return None, None
+    base = api_base_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"api_base_url must be http(s)://host[:port], got {api_base_url!r}")
+    return base, parts
+
+
+def _rebased(base: SplitResult | None, url: str) -> str:
+    """``url`` with scheme and host of ``base`` when it is a Twilio API URL and a base is set."""
+    if base is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host == "twilio.com" or host.endswith(".twilio.com"):
+        base_path = base.path.rstrip("/")
+        return urlunsplit(
+            (base.scheme, base.netloc, base_path + parts.path, parts.query, parts.fragment)
+        )
+    return url
+
+
 class RebasedTwilioHttpClient(TwilioHttpClient):
     """The SDK's own HTTP client, optionally sending to another host, remembering headers.
 
@@ -259,14 +289,7 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
         pool_maxsize: int | None = None,
     ):
         super().__init__(timeout=timeout)
-        self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
-        if self.api_base_url:
-            parts = urlsplit(self.api_base_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(
-                    f"api_base_url must be http(s)://host[:port], got {api_base_url!r}"
-                )
-            self._base = parts
+        self.api_base_url, self._base = _parse_base(api_base_url)
         size = pool_maxsize or min(32, (os.cpu_count() or 1) + 4)
         if self.session is not None:
             self.session.mount("http://", HTTPAdapter(pool_maxsize=size))
@@ -276,22 +299,7 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
 
     def rebase(self, url: str) -> str:
         """``url`` with scheme and host replaced when it is a Twilio API URL and a base is set."""
-        if not self.api_base_url:
-            return url
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if host == "twilio.com" or host.endswith(".twilio.com"):
-            base_path = self._base.path.rstrip("/")
-            return urlunsplit(
-                (
-                    self._base.scheme,
-                    self._base.netloc,
-                    base_path + parts.path,
-                    parts.query,
-                    parts.fragment,
-                )
-            )
-        return url
+        return _rebased(self._base, url)
 
     def request(
         self,
@@ -324,6 +332,90 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
         return getattr(self._local, "headers", {}) or {}
 
 
+#: Headers of the last response in this asyncio task (Retry-After after the SDK raised).
+_last_async_headers: ContextVar[dict[str, str] | None] = ContextVar(
+    "twilio_last_async_headers", default=None
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _basic_auth(user: str, password: str) -> str:
+    """The ``Authorization`` header of HTTP basic auth (what aiohttp's deprecated BasicAuth did)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+class RebasedAsyncTwilioHttpClient(AsyncTwilioHttpClient):
+    """The SDK's asyncio HTTP client (aiohttp), optionally sending to another host.
+
+    As :class:`RebasedTwilioHttpClient`, for ``messages.create_async``: one
+    aiohttp session with at most ``pool_maxsize`` keep-alive connections, made
+    on the running event loop at the first request (an aiohttp session belongs
+    to one loop). The last response's headers are kept per asyncio task.
+    """
+
+    def __init__(
+        self,
+        api_base_url: str | None = None,
+        *,
+        timeout: float | None = None,
+        pool_maxsize: int = 100,
+    ):
+        super().__init__(pool_connections=False, timeout=timeout)
+        self.api_base_url, self._base = _parse_base(api_base_url)
+        self.pool_maxsize = pool_maxsize
+        self._session: aiohttp.ClientSession | None = None
+
+    def rebase(self, url: str) -> str:
+        return _rebased(self._base, url)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        auth: Any = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.pool_maxsize),
+                # A local fake must not go through a proxy from the environment.
+                trust_env=not self.api_base_url,
+            )
+        _last_async_headers.set({})
+        total = timeout if timeout is not None else self.timeout
+        if auth:
+            headers = {**(headers or {}), "Authorization": _basic_auth(auth[0], auth[1])}
+        async with self._session.request(
+            method.upper(),
+            self.rebase(url),
+            params=params,
+            data=data,
+            headers=headers,
+            # As requests does it for the synchronous client: a limit on connecting and on
+            # each wait for the answer, not on the whole exchange (nor on a free connection).
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=total, sock_read=total),
+            allow_redirects=allow_redirects,
+        ) as answer:
+            text = await answer.text()
+            response_headers = dict(answer.headers)
+        _last_async_headers.set(response_headers)
+        return Response(answer.status, text, response_headers)
+
+    @property
+    def last_headers(self) -> dict[str, str]:
+        """Headers of the last response this asyncio task received (empty when none)."""
+        return _last_async_headers.get() or {}
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
 class TwilioSms(PushChannel):
     """Sends SMS with Twilio's Messages API through the real SDK.
 
@@ -331,7 +423,9 @@ class TwilioSms(PushChannel):
     ID such as "MotalaKommun") and/or ``messaging_service_sid``. The status
     callback URL gets ``ref=<message.reference>`` appended so a receipt can be
     matched even if it arrives before the SID is stored. Safe to share across
-    threads (one pooled HTTP session).
+    threads (one pooled HTTP session). :meth:`send_async` sends through the
+    SDK's asyncio client (``messages.create_async``) on the running event loop,
+    with at most ``pool_maxsize`` connections; use one instance per loop.
     """
 
     name = "sms"
@@ -347,6 +441,7 @@ class TwilioSms(PushChannel):
         status_callback_url: str | None = None,
         api_base_url: str | None = None,
         timeout_s: float = 10,
+        pool_maxsize: int = 100,
     ):
         if not (from_number or messaging_service_sid):
             raise ValueError("TwilioSms needs from_number or messaging_service_sid")
@@ -358,6 +453,10 @@ class TwilioSms(PushChannel):
         self.timeout_s = timeout_s
         self.http_client = RebasedTwilioHttpClient(api_base_url, timeout=timeout_s)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        self.async_http_client = RebasedAsyncTwilioHttpClient(
+            api_base_url, timeout=timeout_s, pool_maxsize=pool_maxsize
+        )
+        self.async_client = Client(account_sid, auth_token, http_client=self.async_http_client)
 
     def _callback_url(self, reference: str) -> str | None:
         if not self.status_callback_url:
@@ -377,14 +476,7 @@ class TwilioSms(PushChannel):
             return 0
         return max(VALIDITY_MIN_S, min(VALIDITY_MAX_S, int(remaining)))
 
-    def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
-        validity = self.validity_period_s(message)
-        if validity == 0 and message.expires is not None:
-            return DeliveryResult(
-                Outcome.FAILED,
-                error_code="expired",
-                error=f"notice expired at {message.expires.isoformat()}",
-            )
+    def _create_kwargs(self, recipient: Recipient, message: Message) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"to": recipient.address, "body": message.body}
         if self.from_number:
             kwargs["from_"] = self.from_number
@@ -393,12 +485,28 @@ class TwilioSms(PushChannel):
         callback = self._callback_url(message.reference)
         if callback:
             kwargs["status_callback"] = callback
+        validity = self.validity_period_s(message)
         if validity is not None:
             kwargs["validity_period"] = validity
+        return kwargs
+
+    def _expired(self, message: Message) -> DeliveryResult | None:
+        if message.expires is not None and self.validity_period_s(message) == 0:
+            return DeliveryResult(
+                Outcome.FAILED,
+                error_code="expired",
+                error=f"notice expired at {message.expires.isoformat()}",
+            )
+        return None
+
+    def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        expired = self._expired(message)
+        if expired is not None:
+            return expired
         try:
-            created = self.client.messages.create(**kwargs)
+            created = self.client.messages.create(**self._create_kwargs(recipient, message))
         except (TwilioRestException, TwilioServiceException) as exc:
-            return self._error_result(exc)
+            return self._error_result(exc, self.http_client.last_headers)
         except requests.Timeout as exc:
             return DeliveryResult(Outcome.RETRY, error_code="timeout", error=str(exc))
         except requests.RequestException as exc:
@@ -407,7 +515,29 @@ class TwilioSms(PushChannel):
             return DeliveryResult(Outcome.RETRY, error_code="twilio", error=str(exc))
         return DeliveryResult(Outcome.ACCEPTED, provider_ref=created.sid)
 
-    def _error_result(self, exc: TwilioRestException | TwilioServiceException) -> DeliveryResult:
+    async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
+        """:meth:`try_send` with ``messages.create_async``: same request, same outcomes."""
+        expired = self._expired(message)
+        if expired is not None:
+            return expired
+        messages = self.async_client.messages
+        try:
+            created = await messages.create_async(**self._create_kwargs(recipient, message))
+        except (TwilioRestException, TwilioServiceException) as exc:
+            return self._error_result(exc, self.async_http_client.last_headers)
+        except TimeoutError as exc:  # aiohttp's total timeout
+            return DeliveryResult(
+                Outcome.RETRY, error_code="timeout", error=str(exc) or "timed out"
+            )
+        except aiohttp.ClientError as exc:
+            return DeliveryResult(Outcome.RETRY, error_code="connection", error=str(exc))
+        except TwilioException as exc:
+            return DeliveryResult(Outcome.RETRY, error_code="twilio", error=str(exc))
+        return DeliveryResult(Outcome.ACCEPTED, provider_ref=created.sid)
+
+    def _error_result(
+        self, exc: TwilioRestException | TwilioServiceException, last_headers: Mapping[str, str]
+    ) -> DeliveryResult:
         http_status = getattr(exc, "status", None)
         code = getattr(exc, "code", None)
         try:
@@ -417,7 +547,7 @@ class TwilioSms(PushChannel):
         outcome = outcome_for_error(http_status, code)
         retry_after = None
         if outcome is Outcome.RETRY:
-            headers = {k.lower(): v for k, v in self.http_client.last_headers.items()}
+            headers = {k.lower(): v for k, v in last_headers.items()}
             retry_after = parse_retry_after(headers.get("retry-after"))
         message = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
         logger.info("twilio error %s (HTTP %s): %s -> %s", code, http_status, message, outcome)
@@ -432,3 +562,8 @@ class TwilioSms(PushChannel):
         """Close the pooled HTTP connections."""
         if self.http_client.session is not None:
             self.http_client.session.close()
+
+    async def close_async(self) -> None:
+        """Close the pooled connections of both clients (on the loop that sent)."""
+        self.close()
+        await self.async_http_client.close()

@@ -9,6 +9,7 @@ else the receipt says must survive the worker's record.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urlsplit
@@ -271,6 +272,11 @@ class _CallsBackBeforeAnswering:
             code = self.codes.pop(0)
             _post_receipt(self.app, self.fake, sent.status_callback, sent.sid, "undelivered", code)
         return result
+
+    async def send_async(self, recipient, message):
+        # The dispatcher's sender runs on an event loop; the receipt is posted from a
+        # thread, as Twilio's would arrive on another connection, before the answer.
+        return await asyncio.to_thread(self.send, recipient, message)
 
 
 def _dispatch_with_early_receipts(app, fake_twilio, codes: list[str]) -> None:

@@ -6,10 +6,16 @@ and can script replies per recipient (``replies={"bad@x.se": "550 5.1.1 No
 such user"}``), require AUTH (PLAIN/LOGIN, allowed without TLS on loopback),
 offer STARTTLS or listen with implicit TLS given an ``ssl.SSLContext``
 (:func:`self_signed_tls` makes one with the ``openssl`` command).
+``latency_s`` delays each reply to DATA; ``record=False`` (benchmarks) only
+counts accepted messages. Standalone::
+
+    python -m tests.fakes.smtp_server --port 8025 --latency-ms 0 --no-record
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import email
 import email.policy
 import logging
@@ -18,6 +24,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -105,6 +112,12 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.fake.latency_s:
+            await asyncio.sleep(self.fake.latency_s)
+        if not self.fake.record:
+            with self.fake._lock:
+                self.fake.accepted += 1
+            return self.fake.data_reply
         raw = envelope.original_content or envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
@@ -158,9 +171,15 @@ class FakeSmtp:
         require_starttls: bool = False,
         implicit_tls_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: float = 0.0,
+        record: bool = True,
     ):
         self.host = host
-        self.port = free_port(host)
+        self.port = port or free_port(host)
+        self.latency_s = latency_s
+        self.record = record
+        self.accepted = 0
         self.users = dict(users or {})
         self.replies = {k.lower(): v for k, v in (replies or {}).items()}
         self.data_reply = data_reply
@@ -225,6 +244,7 @@ class FakeSmtp:
 
     def _store(self, mail: ReceivedMail) -> None:
         with self._lock:
+            self.accepted += 1
             self._received.append(mail)
 
     @property
@@ -245,3 +265,24 @@ class FakeSmtp:
             transport = getattr(protocol, "transport", None)
             if transport is not None:
                 loop.call_soon_threadsafe(transport.close)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fake SMTP server (aiosmtpd) on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--no-record", action="store_true", help="count messages, keep none")
+    args = parser.parse_args(argv)
+    with FakeSmtp(
+        port=args.port, latency_s=args.latency_ms / 1000, record=not args.no_record
+    ) as fake:
+        print(f"fake SMTP on {fake.url} latency {args.latency_ms:g} ms", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

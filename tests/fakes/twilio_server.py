@@ -19,18 +19,19 @@ Use as a context manager, or standalone for benchmarks::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
 import logging
 import re
 import secrets
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 from twilio.request_validator import RequestValidator
@@ -78,125 +79,38 @@ class RecordedMessage:
     created: float = field(default_factory=time.time)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024  # headers and body leave in one send (flushed after each request)
-    server: _Server
-
-    def log_message(self, format, *args):
-        logger.debug("twilio fake: " + format, *args)
-
-    # -- helpers ---------------------------------------------------------------------
-
-    def _send_json(self, status: int, payload: dict, extra_headers: dict | None = None) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Twilio-Request-Id", "RQ" + secrets.token_hex(16))
-        for key, value in (extra_headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: int, code: int, extra_headers: dict | None = None, **fmt) -> None:
-        message = ERROR_MESSAGES.get(code, "Error {code}").format(code=code, **fmt)
-        self._send_json(
-            status,
-            {
-                "code": code,
-                "message": message,
-                "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                "status": status,
-            },
-            extra_headers,
-        )
-
-    def _authorised(self, account: str) -> bool:
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return False
-        fake = self.server.fake
-        return (
-            secrets.compare_digest(user, fake.account_sid)
-            and secrets.compare_digest(password, fake.auth_token)
-            and account == fake.account_sid
-        )
-
-    def _read_form(self) -> dict[str, str]:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
-        return {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-
-    # -- verbs -----------------------------------------------------------------------
-
-    def do_POST(self):
-        fake = self.server.fake
-        form = self._read_form()  # always drain the body, keep-alive depends on it
-        match = _MESSAGES_RE.match(self.path.split("?", 1)[0])
-        if not match:
-            return self._error(404, 20404)
-        if not self._authorised(match["account"]):
-            return self._error(401, 20003, {"WWW-Authenticate": 'Basic realm="Twilio API"'})
-        if fake.latency_s:
-            time.sleep(fake.latency_s)
-        to = form.get("To", "")
-        if not to:
-            return self._error(400, 21604)
-        if not (form.get("From") or form.get("MessagingServiceSid")):
-            return self._error(400, 21603)
-        if not form.get("Body") and not form.get("MediaUrl") and not form.get("ContentSid"):
-            return self._error(400, 21602)
-        if len(form.get("Body", "")) > 1600:
-            return self._error(400, 21617)
-        fault = fake.faults.get(to)
-        if fault is not None:
-            return self._fault(fault, to)
-        message = fake._record(match["account"], form)
-        return self._send_json(201, fake.resource(message))
-
-    def _fault(self, fault: str, to: str):
-        fake = self.server.fake
-        if fault == "timeout":
-            fake._stopping.wait(fake.timeout_sleep_s)
-            self.close_connection = True
-            return self._error(503, 20503)
-        if fault == "429":
-            return self._error(429, 20429, {"Retry-After": str(fake.retry_after_s)})
-        if fault == "500":
-            return self._error(500, 20500)
-        if fault == "503":
-            return self._error(503, 20503)
-        if fault.isdigit():
-            return self._error(400, int(fault), to=to)
-        raise ValueError(f"unknown fault {fault!r}")
-
-    def do_GET(self):
-        match = _MESSAGE_RE.match(self.path.split("?", 1)[0])
-        if not match:
-            return self._error(404, 20404)
-        if not self._authorised(match["account"]):
-            return self._error(401, 20003, {"WWW-Authenticate": 'Basic realm="Twilio API"'})
-        message = self.server.fake.get(match["sid"])
-        if message is None:
-            return self._error(404, 20404)
-        return self._send_json(200, self.server.fake.resource(message))
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
-    fake: FakeTwilio
+class _Answer(Exception):
+    """An HTTP answer: status, JSON payload, extra headers."""
 
-    def handle_error(self, request, client_address):
-        # a client that gave up (timeout fault) leaves a broken pipe: not worth a traceback
-        logger.debug("twilio fake: error serving %s", client_address, exc_info=True)
+    def __init__(self, status: int, payload: dict, headers: dict[str, str] | None = None):
+        self.status, self.payload, self.headers = status, payload, headers or {}
+        self.close = False  # close the connection after answering
+
+
+def _error(status: int, code: int, headers: dict[str, str] | None = None, **fmt) -> _Answer:
+    message = ERROR_MESSAGES.get(code, "Error {code}").format(code=code, **fmt)
+    payload = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return _Answer(status, payload, headers)
+
+
+_UNAUTHORISED = {"WWW-Authenticate": 'Basic realm="Twilio API"'}
 
 
 class FakeTwilio:
@@ -204,7 +118,13 @@ class FakeTwilio:
 
     ``faults`` maps a destination number to a fault (see the module doc);
     ``latency_s`` delays every authorised POST; ``messages`` lists what was
-    accepted (thread-safe snapshot).
+    accepted (thread-safe snapshot); ``max_in_flight`` is the most requests it
+    was answering at once (a client's concurrency, seen from the server).
+
+    One asyncio event loop in a thread serves HTTP/1.1 with keep-alive, so a
+    provider latency costs no thread and thousands of requests a second cost
+    one core at most: the fake is not what a benchmark measures.
+    ``record=False`` (benchmarks) keeps only :attr:`accepted`, not the messages.
     """
 
     def __init__(
@@ -218,6 +138,7 @@ class FakeTwilio:
         latency_s: float = 0.0,
         timeout_sleep_s: float = 5.0,
         retry_after_s: int = 7,
+        record: bool = True,
     ):
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -225,47 +146,209 @@ class FakeTwilio:
         self.latency_s = latency_s
         self.timeout_sleep_s = timeout_sleep_s
         self.retry_after_s = retry_after_s
+        self.record = record
+        self.accepted = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._messages: list[RecordedMessage] = []
         self._by_sid: dict[str, RecordedMessage] = {}
         self._stopping = threading.Event()
-        self._httpd = _Server((host, port), _Handler)
-        self._httpd.fake = self
+        self._auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        self._loop = asyncio.new_event_loop()
+        self._socket = socket.create_server((host, port), backlog=1024)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
     @property
     def port(self) -> int:
-        return self._httpd.server_address[1]
+        return self._socket.getsockname()[1]
 
     @property
     def url(self) -> str:
         """Base URL to give the SDK instead of https://api.twilio.com."""
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        return f"http://{self._socket.getsockname()[0]}:{self.port}"
 
     def start(self) -> FakeTwilio:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
-            name="fake-twilio",
-            daemon=True,
-        )
+        started = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self._loop)
+
+            async def listen() -> None:
+                self._server = await asyncio.start_server(
+                    self._serve_connection, sock=self._socket, limit=256 * 1024
+                )
+                started.set()
+
+            self._loop.run_until_complete(listen())
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, name="fake-twilio", daemon=True)
         self._thread.start()
+        started.wait(5)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
+
+        async def shut() -> None:
+            if self._server is not None:
+                self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread is not None and self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+        self._socket.close()
+        if not self._loop.is_running():
+            self._loop.close()
 
     def __enter__(self) -> FakeTwilio:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """One keep-alive connection: requests one after the other, as HTTP/1.1 has them."""
+        self._writers.add(writer)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, _, rest = lines[0].partition(" ")
+                target = rest.rpartition(" ")[0]
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    if line:
+                        key, _, value = line.partition(":")
+                        headers[key.strip().lower()] = value.strip()
+                length = int(headers.get("content-length") or 0)
+                body = await reader.readexactly(length) if length else b""
+                close = headers.get("connection", "").lower() == "close"
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    answer = await self._answer(method, target, headers, body)
+                except _Answer as raised:
+                    answer = raised
+                finally:
+                    self.in_flight -= 1
+                close = close or answer.close
+                data = json.dumps(answer.payload).encode("utf-8")
+                extra = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
+                writer.write(
+                    (
+                        f"HTTP/1.1 {answer.status} {_REASONS.get(answer.status, 'Error')}\r\n"
+                        "Content-Type: application/json; charset=utf-8\r\n"
+                        f"Content-Length: {len(data)}\r\n"
+                        f"Twilio-Request-Id: RQ{secrets.token_hex(16)}\r\n"
+                        f"{extra}"
+                        f"{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n"
+                    ).encode("latin-1")
+                    + data
+                )
+                await writer.drain()
+                if close:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        except Exception:
+            logger.debug("twilio fake: error serving a connection", exc_info=True)
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> _Answer:
+        path = target.split("?", 1)[0]
+        if method == "GET":
+            match = _MESSAGE_RE.match(path)
+            if not match:
+                raise _error(404, 20404)
+            self._check_auth(headers, match["account"])
+            message = self.get(match["sid"])
+            if message is None:
+                raise _error(404, 20404)
+            return _Answer(200, self.resource(message))
+        if method != "POST":
+            raise _error(404, 20404)
+        raw = body.decode("utf-8")
+        form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        match = _MESSAGES_RE.match(path)
+        if not match:
+            raise _error(404, 20404)
+        self._check_auth(headers, match["account"])
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        to = form.get("To", "")
+        if not to:
+            raise _error(400, 21604)
+        if not (form.get("From") or form.get("MessagingServiceSid")):
+            raise _error(400, 21603)
+        if not form.get("Body") and not form.get("MediaUrl") and not form.get("ContentSid"):
+            raise _error(400, 21602)
+        if len(form.get("Body", "")) > 1600:
+            raise _error(400, 21617)
+        fault = self.faults.get(to)
+        if fault is not None:
+            return await self._fault(fault, to)
+        message = self._record(match["account"], form)
+        return _Answer(201, self.resource(message))
+
+    def _check_auth(self, headers: dict[str, str], account: str) -> None:
+        header = headers.get("authorization", "")
+        if header == self._auth and account == self.account_sid:
+            return
+        if header.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise _error(401, 20003, _UNAUTHORISED) from None
+            if (
+                secrets.compare_digest(user, self.account_sid)
+                and secrets.compare_digest(password, self.auth_token)
+                and account == self.account_sid
+            ):
+                return
+        raise _error(401, 20003, _UNAUTHORISED)
+
+    async def _fault(self, fault: str, to: str) -> _Answer:
+        if fault == "timeout":
+            await asyncio.sleep(self.timeout_sleep_s)
+            answer = _error(503, 20503)
+            answer.close = True
+            return answer
+        if fault == "429":
+            return _error(429, 20429, {"Retry-After": str(self.retry_after_s)})
+        if fault == "500":
+            return _error(500, 20500)
+        if fault == "503":
+            return _error(503, 20503)
+        if fault.isdigit():
+            return _error(400, int(fault), to=to)
+        raise ValueError(f"unknown fault {fault!r}")
 
     # -- records ---------------------------------------------------------------------
 
@@ -282,8 +365,10 @@ class FakeTwilio:
             account_sid=account,
         )
         with self._lock:
-            self._messages.append(message)
-            self._by_sid[message.sid] = message
+            self.accepted += 1
+            if self.record:
+                self._messages.append(message)
+                self._by_sid[message.sid] = message
         return message
 
     @property
@@ -399,6 +484,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--no-record", action="store_true", help="count accepted messages, keep none (benchmarks)"
+    )
     parser.add_argument("--account-sid", default=TEST_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=TEST_AUTH_TOKEN)
     parser.add_argument(
@@ -417,6 +505,7 @@ def main(argv: list[str] | None = None) -> None:
         auth_token=args.auth_token,
         faults=faults,
         latency_s=args.latency_ms / 1000,
+        record=not args.no_record,
     )
     with fake:
         print(
