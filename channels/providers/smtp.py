@@ -12,13 +12,14 @@ message (:meth:`~SmtpEmail.send_async`). SMTP reply codes become
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import email.policy
 import logging
+import secrets
 import smtplib
 import ssl
 import threading
-from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -114,6 +115,7 @@ class SmtpEmail(PushChannel):
         self._smtp: smtplib.SMTP | None = None
         self._lock = threading.Lock()
         self.connections_opened = 0
+        self._header_cache: dict[tuple[str, str, bool], bytes] = {}
         self.connections = max(1, connections)
         # send_async: connections not carrying a message, and how many may exist at once.
         self._idle: list[aiosmtplib.SMTP] = []
@@ -197,32 +199,65 @@ class SmtpEmail(PushChannel):
 
     # --- message ------------------------------------------------------------------
 
-    def build(self, recipient: Recipient, message: Message) -> EmailMessage:
-        """The MIME message: multipart/alternative (plain, html) with our headers."""
-        msg = EmailMessage(policy=email.policy.SMTP)
-        msg["From"] = (
-            formataddr((self.from_name, self.mail_from)) if self.from_name else self.mail_from
-        )
-        msg["To"] = (
-            formataddr((recipient.name, recipient.address)) if recipient.name else recipient.address
-        )
-        msg["Subject"] = message.subject
-        msg["Date"] = formatdate(localtime=False, usegmt=True)
-        msg["Content-Language"] = message.language
-        for key, value in message.headers.items():
-            if key in msg:
-                del msg[key]
-            msg[key] = value
-        if "Message-ID" not in msg:
-            msg["Message-ID"] = f"<{message.reference}@{self.mail_from.rpartition('@')[2]}>"
-        msg.set_content(message.body, subtype="plain", charset="utf-8")
-        if message.html:
-            msg.add_alternative(message.html, subtype="html", charset="utf-8")
-        return msg
+    def render(self, recipient: Recipient, message: Message, smtputf8: bool) -> tuple[bytes, str]:
+        """The message as SMTP DATA (DKIM-signed when configured) and its Message-ID:
+        multipart/alternative (plain, html) with our headers.
 
-    def _serialise(self, msg: EmailMessage, smtputf8: bool) -> bytes:
+        Written here rather than through ``EmailMessage``: the email package parsed,
+        folded and encoded some twenty headers and both bodies for every recipient, about
+        1.7 of the 2.6 ms of CPU an email cost, and made email the sender's bottleneck.
+        Each header is still folded (and RFC 2047-encoded) by the email package's policy,
+        but a header every recipient of a revision shares is folded once and kept; the
+        bodies are quoted-printable (``binascii``, in C), so the boundary (``=_`` and
+        random hex) can never occur in them.
+        """
         policy = email.policy.SMTPUTF8 if smtputf8 else email.policy.SMTP
-        data = msg.as_bytes(policy=policy)
+        headers: dict[str, str] = {
+            "From": formataddr((self.from_name, self.mail_from))
+            if self.from_name
+            else self.mail_from,
+            "To": formataddr((recipient.name, recipient.address))
+            if recipient.name
+            else recipient.address,
+            "Subject": message.subject,
+            "Date": formatdate(localtime=False, usegmt=True),
+            "Content-Language": message.language,
+        }
+        headers.update(message.headers)
+        message_id = headers.setdefault(
+            "Message-ID", f"<{message.reference}@{self.mail_from.rpartition('@')[2]}>"
+        )
+        out = [self._folded(name, value, policy) for name, value in headers.items()]
+        out.append(b"MIME-Version: 1.0\r\n")
+        if message.html:
+            boundary = f"=_{secrets.token_hex(12)}".encode("ascii")
+            out += [
+                b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
+                b"--" + boundary + b"\r\n",
+                _text_part("plain", message.body),
+                b"\r\n--" + boundary + b"\r\n",
+                _text_part("html", message.html),
+                b"\r\n--" + boundary + b"--\r\n",
+            ]
+        else:
+            out.append(_text_part("plain", message.body))
+        return self._sign(b"".join(out)), message_id
+
+    def _folded(self, name: str, value: str, policy: email.policy.EmailPolicy[Any]) -> bytes:
+        """One header line as the email package folds and encodes it, kept while the same
+        (name, value) recurs: From, Subject, List-Id... are one revision's for thousands of
+        recipients."""
+        key = (name, value, policy.utf8)
+        folded = self._header_cache.get(key)
+        if folded is None:
+            header = policy.header_factory(name, value)
+            folded = header.fold(policy=policy).encode("utf-8" if policy.utf8 else "ascii")
+            if len(self._header_cache) >= 4096:  # per-recipient values come and go
+                self._header_cache.clear()
+            self._header_cache[key] = folded
+        return folded
+
+    def _sign(self, data: bytes) -> bytes:
         if self.dkim_private_key and self.dkim_selector and self.dkim_domain:
             import dkim
 
@@ -237,9 +272,8 @@ class SmtpEmail(PushChannel):
         return data
 
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
-        msg = self.build(recipient, message)
         smtputf8 = not (recipient.address.isascii() and self.mail_from.isascii())
-        data = self._serialise(msg, smtputf8)
+        data, message_id = self.render(recipient, message, smtputf8)
         options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
         with self._lock:
             for attempt in (1, 2):
@@ -249,7 +283,7 @@ class SmtpEmail(PushChannel):
                     self._smtp.sendmail(
                         self.mail_from, [recipient.address], data, mail_options=options
                     )
-                    return DeliveryResult(Outcome.ACCEPTED, provider_ref=msg["Message-ID"])
+                    return DeliveryResult(Outcome.ACCEPTED, provider_ref=message_id)
                 except smtplib.SMTPServerDisconnected as exc:
                     # a reused connection the server closed while idle: reconnect once
                     self._drop()
@@ -312,16 +346,15 @@ class SmtpEmail(PushChannel):
 
     async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
         """:meth:`try_send` on the event loop, over one of ``connections`` reused connections."""
-        msg = self.build(recipient, message)
         smtputf8 = not (recipient.address.isascii() and self.mail_from.isascii())
-        data = self._serialise(msg, smtputf8)
+        data, message_id = self.render(recipient, message, smtputf8)
         options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.connections)
         async with self._slots:
             smtp = self._idle.pop() if self._idle else None
             try:
-                result, smtp = await self._send_on(smtp, recipient, msg, data, options)
+                result, smtp = await self._send_on(smtp, recipient, message_id, data, options)
             finally:
                 if smtp is not None:
                     self._idle.append(smtp)
@@ -331,7 +364,7 @@ class SmtpEmail(PushChannel):
         self,
         smtp: aiosmtplib.SMTP | None,
         recipient: Recipient,
-        msg: EmailMessage,
+        message_id: str,
         data: bytes,
         options: list[str],
     ) -> tuple[DeliveryResult, aiosmtplib.SMTP | None]:
@@ -343,7 +376,7 @@ class SmtpEmail(PushChannel):
                 if smtp is None:
                     smtp = await self._connect_async()
                 await smtp.sendmail(self.mail_from, [recipient.address], data, mail_options=options)
-                return DeliveryResult(Outcome.ACCEPTED, provider_ref=msg["Message-ID"]), smtp
+                return DeliveryResult(Outcome.ACCEPTED, provider_ref=message_id), smtp
             except aiosmtplib.SMTPServerDisconnected as exc:
                 # a reused connection the server closed while idle: reconnect once
                 _close_quietly(smtp)
@@ -421,3 +454,15 @@ def _text(reply: bytes | str) -> str:
     if isinstance(reply, bytes):
         return reply.decode("utf-8", "replace")
     return str(reply)
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    """A text/``subtype`` MIME part in UTF-8, quoted-printable, with CRLF line ends."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not lines.endswith("\n"):
+        lines += "\n"
+    body = binascii.b2a_qp(lines.replace("\n", "\r\n").encode("utf-8"), istext=True)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + body

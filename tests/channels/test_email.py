@@ -163,6 +163,36 @@ def test_script_in_headline_is_text(fake_smtp):
     assert "Gör &amp; så" in html
 
 
+def test_awkward_text_arrives_exactly_as_written(fake_smtp):
+    """Long lines, "=" and "=_", a lone dot, trailing spaces and non-Latin script survive
+    the encoding (quoted-printable) and SMTP's dot-stuffing, in both parts."""
+    description = "\n".join(
+        [
+            "Läs " + "mycket lång rad med å, ä och ö " * 8,
+            "a=b och =_ och =3D stå kvar",
+            ".",
+            "slutar med mellanslag   ",
+            "Кипятите воду · 水を沸かしてください",
+        ]
+    )
+    snapshot = create_snapshot(
+        texts={"sv": NoticeText(headline="Kokning = säkert", description=description)}
+    )
+    channel = create_channel(fake_smtp)
+    for n in range(2):  # the second one's shared headers come from the cache
+        assert channel.send(RESIDENT, email_message(snapshot, reference=f"d{n}")).ok
+    channel.close()
+    for n, received in enumerate(fake_smtp.received):
+        mail, plain, html = parts(received)
+        assert mail["Subject"] == "Kokning = säkert"
+        assert mail["Message-ID"] == f"<d{n}@motala.example>"
+        assert mail["To"] == "Anna Sjöberg <anna.sjoberg@example.se>"
+        assert description in plain
+        document = lxml.html.document_fromstring(html)
+        assert "a=b och =_ och =3D stå kvar" in document.text_content()
+        assert "水を沸かしてください" in document.text_content()
+
+
 def test_one_connection_for_a_batch(fake_smtp):
     channel = create_channel(fake_smtp)
     for n in range(5):
