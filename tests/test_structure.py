@@ -109,6 +109,19 @@ def test_channels_and_geodata_import_neither_flask_nor_the_app():
             assert not imported & {"flask", "alerts"}, name
 
 
+def test_notices_reach_dispatch_only_from_the_console_pages():
+    """Publishing must never depend on the dispatcher being imported: notices announce a
+    released revision with a signal. Only the console's pages read dispatch's reports."""
+    modules = _modules()
+    known = set(modules)
+    offenders = {
+        name: sorted(t for t in _imports(name, path, known) if t.startswith("alerts.dispatch"))
+        for name, path in modules.items()
+        if name.startswith("alerts.notices") and not path.name.startswith("console")
+    }
+    assert not {name: found for name, found in offenders.items() if found}
+
+
 def test_no_import_is_kept_for_its_side_effect():
     for path in _modules().values():
         assert "noqa: F401" not in path.read_text(), path

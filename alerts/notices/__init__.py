@@ -8,9 +8,11 @@ the input schemas of the API (``schemas``), revisions as channels see them
 pages (``console``) and its zone and register pages (``console_places``).
 
 May import: ``alerts.operators``, ``alerts.places`` (areas and zones),
-``channels.base`` and the shared modules of ``alerts``. It must not import
-``alerts.dispatch``: a released revision is announced with
-:data:`alerts.signals.revision_released`.
+``channels.base`` and the shared modules of ``alerts``. Only the console's pages
+(``console*.py``) may import ``alerts.dispatch``, to show delivery progress and the
+previews composed as the dispatcher composes them; the models, operations and API must
+not: a released revision is announced with :data:`alerts.signals.revision_released`
+(``tests/test_structure.py`` checks this).
 """
 
 from __future__ import annotations
