@@ -190,37 +190,26 @@ def claim_batch(
     claimed: list[Claimed] = []
     settle: dict[int, tuple[str, str, str]] = {}
     for row in rows:
-        if row.subscriber_id < 0:
+        exercise = row.subscriber_id < 0
+        if exercise:  # a test-group member's copy: no notice state or consent applies
             if row.rehearsed is None:
                 settle[row.id] = (D.DROPPED, "erased", "not sent: the exercise was deleted")
                 continue
-            exercise_address = row.exercise_phone if row.channel == "sms" else row.exercise_email
-            claimed.append(
-                Claimed(
-                    id=row.id,
-                    notice_id=row.notice_id,
-                    revision_id=row.revision_id,
-                    revision_number=row.revision_number,
-                    subscriber_id=row.subscriber_id,
-                    channel=row.channel,
-                    attempt=row.attempts,
-                    address=exercise_address or "",
-                    language=row.exercise_language or "sv",
-                    exercise=True,
-                )
-            )
-            continue
-        reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
-        if reason is not None:
-            settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
-            continue
-        if row.found is None:  # erased while the row was being written
-            settle[row.id] = (D.DROPPED, "erased", "not sent: the resident was erased")
-            continue
-        if not row.wanted:
-            settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
-            continue
-        address = row.phone if row.channel == "sms" else row.email
+            phone, email, language = row.exercise_phone, row.exercise_email, row.exercise_language
+            manage_version = 1
+        else:
+            reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
+            if reason is not None:
+                settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
+                continue
+            if row.found is None:  # erased while the row was being written
+                settle[row.id] = (D.DROPPED, "erased", "not sent: the resident was erased")
+                continue
+            if not row.wanted:
+                settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
+                continue
+            phone, email, language = row.phone, row.email, row.language
+            manage_version = row.manage_version or 1
         claimed.append(
             Claimed(
                 id=row.id,
@@ -230,9 +219,10 @@ def claim_batch(
                 subscriber_id=row.subscriber_id,
                 channel=row.channel,
                 attempt=row.attempts,
-                address=address or "",
-                language=row.language or "sv",
-                manage_version=row.manage_version or 1,
+                address=(phone if row.channel == "sms" else email) or "",
+                language=language or "sv",
+                manage_version=manage_version,
+                exercise=exercise,
             )
         )
     for delivery_id, (status, code, text) in settle.items():
