@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     g,
     make_response,
     redirect,
@@ -30,29 +29,11 @@ from alerts.operators.auth import TooManyAttempts, authenticate
 from alerts.operators.models import Operator, Role
 from alerts.orm import utcnow
 from alerts.web.labels import error_message
+from alerts.web.templating import remember_language
 
 bp = Blueprint("operators", __name__, url_prefix="/console")
 
 #: How long the console remembers a language chosen with ``?lang=``.
-LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
-
-
-def remember_language(response: Response) -> Response:
-    """Keep the language chosen with ``?lang=`` for the next console pages (the ``lang``
-    cookie the locale selector reads), so an English console stays English after login."""
-    chosen = request.args.get("lang")
-    if chosen in ("sv", "en") and request.cookies.get("lang") != chosen:
-        response.set_cookie(
-            "lang",
-            chosen,
-            max_age=LANG_COOKIE_MAX_AGE_S,
-            samesite="Lax",
-            httponly=True,
-            secure=request.is_secure,
-        )
-    return response
-
-
 bp.after_request(remember_language)
 
 

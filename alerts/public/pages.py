@@ -33,7 +33,7 @@ from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feed_views import current_snapshots, retention_days
 from alerts.public.serving import Rendered, serve
-from alerts.web.templating import current_lang
+from alerts.web.templating import current_lang, remember_language
 from channels.banner import ordered, palette_key
 from channels.base import NoticeSnapshot
 from channels.feeds import EPOCH
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("public", __name__)
 
-LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 ARCHIVE_PAGE_SIZE = 20
 
 
@@ -88,18 +87,7 @@ def _public_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.vary.add("Cookie")  # the language comes from ?lang, the cookie
     response.vary.add("Accept-Language")  # ... or the browser's languages
-    chosen = request.args.get("lang")
-    if chosen in ("sv", "en") and request.cookies.get("lang") != chosen:
-        # Functional: remembers the reader's language. Nothing else is stored.
-        response.set_cookie(
-            "lang",
-            chosen,
-            max_age=LANG_COOKIE_MAX_AGE_S,
-            samesite="Lax",
-            httponly=True,
-            secure=request.is_secure,
-        )
-    return response
+    return remember_language(response)
 
 
 @bp.context_processor

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_babel import get_locale, refresh
 
 from alerts.web.labels import error_message, field_message, label
@@ -47,3 +47,24 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _language() -> dict[str, Any]:
         return {"lang": current_lang()}
+
+
+#: How long the ``lang`` cookie remembers a reader's ``?lang=`` choice.
+LANG_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+
+
+def remember_language(response: Response) -> Response:
+    """Keep the language chosen with ``?lang=`` for the next pages (the ``lang`` cookie the
+    locale selector reads), so an English console or public page stays English.
+    Functional: it remembers the reader's language and stores nothing else."""
+    chosen = request.args.get("lang")
+    if chosen in ("sv", "en") and request.cookies.get("lang") != chosen:
+        response.set_cookie(
+            "lang",
+            chosen,
+            max_age=LANG_COOKIE_MAX_AGE_S,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
+    return response
