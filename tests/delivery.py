@@ -165,13 +165,14 @@ def desk(db_session) -> Desk:
     return Desk(db_session)
 
 
-def run_dispatcher(app, **overrides: Any) -> dict[str, int]:
-    """Dispatch until nothing is due (retries with a short backoff included)."""
+def run_dispatcher(app, *, owner: str | None = None, **overrides: Any) -> dict[str, int]:
+    """Dispatch until nothing is due (retries with a short backoff included), as the
+    worker ``owner`` (default: a new one)."""
     from alerts.dispatch.worker import Dispatcher, DispatcherSettings
 
     # A short poll: tests drain retries whose backoff is a few tens of milliseconds.
     settings = DispatcherSettings.from_app(app, **{"concurrency": 4, "poll_s": 0.05, **overrides})
-    return Dispatcher(app, settings).run(until_idle=True, idle_wait_s=1.0)
+    return Dispatcher(app, settings, owner=owner).run(until_idle=True, idle_wait_s=1.0)
 
 
 def expand_all(session, **options: Any) -> list[fanout.Expanded]:
