@@ -117,7 +117,10 @@ def test(argv: list[str]) -> int:
 
 
 def _parallel(argv: list[str]) -> list[str]:
-    """pytest-xdist options: one worker per core, unless the arguments choose otherwise.
+    """pytest-xdist options: one worker per core and one more, unless the arguments choose
+    otherwise. The suite waits a good part of its time (on browsers, subprocesses, the
+    database server and fake providers' latency), so a worker more than the cores keeps
+    them busy: on 2 cores, 3 workers took the PostgreSQL run from 178 s to 160 s.
 
     ``worksteal`` hands out tests in contiguous runs (a module's shared fixtures are built
     once per worker that runs it) and lets an idle worker take the tail of a busy one's
@@ -127,7 +130,8 @@ def _parallel(argv: list[str]) -> list[str]:
     chosen = "no:xdist" in argv or any(
         a.startswith(("-n", "--numprocesses", "--dist")) for a in argv
     )
-    return [] if chosen else ["--numprocesses", "auto", "--dist", "worksteal"]
+    workers = (os.cpu_count() or 1) + 1
+    return [] if chosen else ["--numprocesses", str(workers), "--dist", "worksteal"]
 
 
 def _postgres_reachable() -> bool:
