@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` or ``flask --app wsgi ...``."""
+"""WSGI entry point: ``granian wsgi:app`` (settings: deploy/granian.env) or ``flask --app wsgi``."""
 
 from alerts.app import create_app
 

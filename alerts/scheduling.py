@@ -2,7 +2,7 @@
 schedulers may run against one database.
 
 The scheduler is never started by ``create_app``: ``varsla serve`` and
-``varsla scheduler`` start it, so gunicorn workers do not each run one.
+``varsla scheduler`` start it, so web workers do not each run one.
 """
 
 from __future__ import annotations

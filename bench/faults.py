@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from alerts.db import make_engine  # noqa: E402
+from bench import webtier  # noqa: E402
 from bench.dispatch import ADMIN_URL, free_port, machine  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -79,15 +80,18 @@ def database(admin_url: str = ADMIN_URL):
 
 
 def populate(url: str, residents: int, *, email: bool) -> None:
-    """``residents`` verified subscribers inside the Gesunda test zone, in one statement each."""
+    """``residents`` verified subscribers inside the Gesunda test zone, in one statement each.
+    Each contact is verified (a contact not yet verified receives nothing)."""
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO subscribers (phone, email, language, legal_basis, source, verified_at,"
-                " created_at, updated_at) SELECT '+4670' || lpad(g::text, 7, '0'),"
+                " phone_verified_at, email_verified_at, created_at, updated_at)"
+                " SELECT '+4670' || lpad(g::text, 7, '0'),"
                 " CASE WHEN :email THEN 'r' || g || '@example.se' END, 'sv', 'consent', 'bench',"
-                " now(), now(), now() FROM generate_series(1, :n) g"
+                " now(), now(), CASE WHEN :email THEN now() END, now(), now()"
+                " FROM generate_series(1, :n) g"
             ),
             {"n": residents, "email": email},
         )
@@ -473,19 +477,10 @@ def scenario_postgres(args) -> None:
             workers = [worker(env, log=logs / f"worker{i}.log") for i in range(args.workers)]
             scheduler = spawn(["scheduler"], env, logs / "scheduler.log")
             port = free_port()
-            web = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-w",
-                    "2",
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "wsgi:app",
-                ],
-                cwd=ROOT,
-                env=env,
+            web = webtier.start(
+                port,
+                env,
+                workers=2,
                 stdout=open(logs / "web.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
             )
@@ -528,7 +523,7 @@ def scenario_postgres(args) -> None:
 
     report(
         f"postgres: private PostgreSQL stopped (fast) for {args.pg_down:g} s once a quarter was "
-        f"sent, then started; {args.workers} workers, a scheduler, gunicorn (2 workers)",
+        f"sent, then started; {args.workers} workers, a scheduler, {webtier.name()} (2 workers)",
         expected={f"+4670{n:07d}" for n in range(1, args.residents + 1)},
         received=received,
         counts=counts,

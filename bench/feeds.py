@@ -1,4 +1,4 @@
-"""The public read path: gunicorn + Varsla next to nginx serving the same bytes as files.
+"""The public read path: granian + Varsla next to nginx serving the same bytes as files.
 
 Run: ``.venv/bin/python bench/feeds.py`` (about two minutes). Needs ``wrk`` and
 ``nginx`` (Debian: ``apt-get install -y wrk nginx``); without wrk it stops and
@@ -7,8 +7,8 @@ out far below nginx, so its ratios are printed as meaningless).
 
 Builds a temporary SQLite database with 1,000 public notices through the
 notice services (900 active, 100 ended within the retention window, spread
-over 20 zones, every one with Swedish and English text), starts gunicorn as
-``deploy/gunicorn.conf.py`` runs it (``--workers``, ``--threads``) and nginx
+over 20 zones, every one with Swedish and English text), starts the web tier as
+production does (granian with ``deploy/granian.env``; ``--workers``, ``--threads``) and nginx
 with files holding the exact bytes the app answered, and measures in the same
 run, with one wrk thread: the Atom and RSS feeds and ``/api/v1/active`` (200
 and 304 with ``If-None-Match``) and the home page (200). Prints each figure
@@ -38,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import webtier  # noqa: E402
 
 NOTICES = 1000
 ENDED = 100
@@ -195,7 +197,8 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     conn.request("GET", path, headers=headers or {})
     response = conn.getresponse()
-    return response.status, dict(response.getheaders()), response.read()
+    # The message object: header names in any case (granian sends them in lower case).
+    return response.status, response.msg, response.read()
 
 
 NGINX_CONF = """
@@ -283,12 +286,10 @@ def machine() -> str:
     except OSError:
         pass
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    import gunicorn
-
     return (
         f"{platform.system()} {platform.release()} {platform.machine()}, {os.cpu_count()} CPUs"
         f" ({model or 'unknown model'}); Python {platform.python_version()},"
-        f" gunicorn {gunicorn.__version__}, {nginx.replace('nginx version: ', '')}"
+        f" {webtier.name()}, {nginx.replace('nginx version: ', '')}"
     )
 
 
@@ -300,8 +301,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn and nginx workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="granian and nginx workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per granian worker")
     parser.add_argument("--python-client", action="store_true", help="not wrk: no ratios")
     args = parser.parse_args()
     if args.python_client:
@@ -330,28 +331,9 @@ def main() -> None:
             "VARSLA_DATABASE_URL": url,
             "VARSLA_SECRET_KEY": "bench",
             "VARSLA_BASE_URL": "https://varsla.bench.example",
-            "VARSLA_BIND": f"127.0.0.1:{app_port}",
-            "WEB_CONCURRENCY": str(args.workers),
             "PYTHONPATH": str(ROOT),
         }
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(gunicorn),
-                    "--chdir",
-                    str(ROOT),
-                    "-c",
-                    str(ROOT / "deploy" / "gunicorn.conf.py"),
-                    "--threads",
-                    str(args.threads),
-                    "--log-level",
-                    "warning",
-                    "wsgi:app",
-                ],
-                env=env,
-            )
-        )
+        processes.append(webtier.start(app_port, env, workers=args.workers, threads=args.threads))
         wait_for(app_port, "/healthz")
         cold_ms, _ = timed_fetch(app_port, "/feeds/notices.atom")
         print(f"first render after start (Atom, one worker): {cold_ms:.0f} ms")
@@ -394,7 +376,7 @@ def main() -> None:
 
         print(
             f"client: {client.name}, {args.connections} keep-alive connections,"
-            f" {args.seconds:.0f} s per run; gunicorn (deploy/gunicorn.conf.py)"
+            f" {args.seconds:.0f} s per run; granian (deploy/granian.env)"
             f" {args.workers} workers x {args.threads} threads, {args.workers} nginx workers,"
             " all on this machine's cores"
         )

@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/load.py`` (PostgreSQL on 127.0.0.1:5432, trust auth;
 Debian's ``wrk``). Loopback only. Creates and drops its own database, starts a fake
 Twilio (``python -m tests.fakes.twilio_server``, 50 ms per message), ``varsla worker``
-processes and the web tier as production runs it (``gunicorn wsgi:app``), publishes
+processes and the web tier as production runs it (granian, deploy/granian.env), publishes
 a notice to 100,000 residents, and while the workers send it, drives each public
 endpoint in turn with wrk (bench/wrk/report.lua: bounded in requests per thread as
 well as in time). Then the same again through nginx with the production site file
@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import webtier  # noqa: E402
 from bench.dispatch import free_port, machine, start_fake  # noqa: E402
 from bench.faults import (  # noqa: E402
     database,
@@ -124,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--residents", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="varsla worker processes")
-    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--web-workers", type=int, default=3, help="granian workers")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--max-requests", type=int, default=500_000, help="per endpoint")
@@ -144,21 +145,10 @@ def main() -> None:
         try:
             env = env_for(url, twilio=_Fake(fake_url))
             port = free_port()
-            web = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "-w",
-                    str(args.web_workers),
-                    "-b",
-                    f"127.0.0.1:{port}",
-                    "--access-logfile",
-                    "/dev/null",
-                    "wsgi:app",
-                ],
-                cwd=ROOT,
-                env=env,
+            web = webtier.start(
+                port,
+                env,
+                workers=args.web_workers,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -184,7 +174,7 @@ def main() -> None:
                 ("subscribe page", "/subscribe"),
             ]
             print(
-                f"# load — {machine()}; PostgreSQL, gunicorn -w {args.web_workers}, "
+                f"# load — {machine()}; PostgreSQL, {webtier.name()} x {args.web_workers}, "
                 f"{args.workers} varsla workers (16 threads, fake Twilio 50 ms)"
             )
             print(
@@ -192,7 +182,7 @@ def main() -> None:
                 f"(publish to commit); wrk: 2 threads, {args.connections} connections, "
                 f"{args.duration:g} s or {args.max_requests:,} requests per endpoint"
             )
-            rounds = [("gunicorn directly", base)]
+            rounds = [("granian directly", base)]
             if not args.no_nginx and shutil.which("nginx"):
                 folder = Path(tempfile.mkdtemp(prefix="varsla-load-nginx-"))
                 nginx, tls_port = start_nginx(folder, port)
@@ -215,10 +205,7 @@ def main() -> None:
                 f"# fan-out after the load: {dict(counts)} "
                 f"({time.time() - fanout_started:.0f} s after publish)"
             )
-            print(
-                "# (a non-2xx answer counts as an error: /subscribe answers 404 on a branch "
-                "without self-service sign-up)"
-            )
+            print("# (a non-2xx answer counts as an error)")
         finally:
             terminate(processes)
 

@@ -6,7 +6,7 @@ pages) goes through :func:`serve`: the content version
 the cached bytes are current; if the client already has the answer's ETag it gets
 a 304, else the cached bytes; only a new version (or a passing expiry/retention
 moment, see :func:`~alerts.public.readpath.next_time_change`) renders again. Each
-gunicorn worker keeps its own cache and renders once per change; the ETag is a
+web worker keeps its own cache and renders once per change; the ETag is a
 hash of the bytes, so every worker answers the same ETag for the same content.
 ``Cache-Control: public, max-age=…`` lets a reverse proxy or CDN absorb polls.
 

@@ -4,7 +4,7 @@ Metrics are prometheus_client objects kept per app in :class:`Metrics`
 (``app.extensions["varsla_metrics"]``), never in module globals: each feature
 declares its own in its ``init_app`` through :func:`metrics_of`, and adds
 collectors that read the database at scrape time (queue depth, notices by
-status) with :meth:`Metrics.add_collector`. Under gunicorn, set
+status) with :meth:`Metrics.add_collector`. With several web workers, set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by the web workers
 (and, on the same host, ``varsla worker`` and ``varsla scheduler``): counters
 and histograms are then summed over every process at scrape.
@@ -64,6 +64,31 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 def multiprocess_dir() -> str | None:
     """The directory shared by processes whose counters are summed, when set."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
+
+
+def forget_dead_processes(directory: str) -> None:
+    """Drop the live gauges of processes that are gone (a web worker that crashed or was
+    replaced), so they stop counting; counters and histograms keep what they counted.
+
+    Done at scrape rather than from a server's worker-exit hook, so it holds whatever
+    runs the workers (granian, a restart by systemd). The folder is one host's: its
+    file names carry pids of this host.
+    """
+    pids = set()
+    for name in os.listdir(directory):
+        match = _LIVE_GAUGE_FILE.fullmatch(name)
+        if match:
+            pids.add(int(match.group(1)))
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+        except PermissionError:
+            pass  # alive, under another user
 
 
 class _SessionCollector(Collector):
@@ -140,6 +165,7 @@ class Metrics:
         directory = multiprocess_dir()
         if not directory:
             return generate_latest(self.registry)
+        forget_dead_processes(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
         for collector in self._collectors:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.fakes.smtp_server import self_signed_tls
+from tests.fakes.smtp_server import free_port, self_signed_tls
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -106,8 +110,8 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
         "varsla-scheduler.service",
         "varsla-upgrade.service",
     }
-    if not (ROOT / ".venv" / "bin" / "gunicorn").exists():
-        pytest.skip("the checkout has no .venv/bin/gunicorn for the units to point at")
+    if not (ROOT / ".venv" / "bin" / "granian").exists():
+        pytest.skip("the checkout has no .venv/bin/granian for the units to point at")
     result = _verify(UNITS, tmp_path)
     problems = [
         line
@@ -173,7 +177,7 @@ def test_compose_file_has_every_role_and_migrates_before_serving():
     if isinstance(services["migrate"].get("command"), list):
         assert services["migrate"]["command"] == ["varsla", "db", "upgrade"]
         assert services["worker"]["environment"]["VARSLA_DATABASE_URL"].startswith("postgresql://")
-    for path in ("Containerfile", "varsla.env.example", "gunicorn.conf.py",
+    for path in ("Containerfile", "varsla.env.example", "granian.env",
                  "prometheus/varsla-alerts.yml"):  # fmt: skip
         assert (DEPLOY / path).exists(), path
 
@@ -201,3 +205,71 @@ def test_alert_rules_name_only_metrics_varsla_exports():
     source += (ROOT / "alerts" / "notices" / "jobs.py").read_text()
     declared |= set(re.findall(r'"(varsla_[a-z_]+)"', source))
     assert used and used <= declared, used - declared
+
+
+def _granian_env() -> dict[str, str]:
+    """deploy/granian.env as systemd's EnvironmentFile reads it: NAME=value lines."""
+    settings = {}
+    for line in (DEPLOY / "granian.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            settings[name.strip()] = value.strip()
+    return settings
+
+
+def test_the_web_tier_runs_as_the_unit_starts_it(database_url, tmp_path):
+    """``granian wsgi:app`` with nothing but deploy/granian.env (and the site's settings,
+    as /etc/varsla/varsla.env gives them) serves Varsla: pages, the API, and a poller's
+    304; SIGTERM stops it."""
+    settings = _granian_env()
+    assert settings["GRANIAN_INTERFACE"] == "wsgi"
+    assert (settings["GRANIAN_HOST"], settings["GRANIAN_PORT"]) == ("127.0.0.1", "8000")
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GRANIAN_", "VARSLA_"))},
+        **settings,
+        "GRANIAN_PORT": str(port),  # a site's override, as varsla.env would give it
+        "GRANIAN_WORKERS": "1",
+        "VARSLA_DATABASE_URL": database_url,
+        "VARSLA_SECRET_KEY": "deploy-test",
+        "VARSLA_BASE_URL": "https://varsla.example.se",
+        "VARSLA_TRUSTED_PROXIES": "1",
+    }
+    granian = Path(sys.executable).with_name("granian")
+    server = subprocess.Popen(
+        [str(granian), "wsgi:app"], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    http = requests.Session()
+    http.trust_env = False
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+            try:
+                if http.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "granian did not answer within 30 s"
+            time.sleep(0.1)
+        home = http.get(f"{base}/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+        assert home.status_code == 200 and "text/html" in home.headers["Content-Type"]
+        # Behind the one trusted proxy, the request was https: HSTS says so.
+        assert "max-age" in home.headers["Strict-Transport-Security"]
+        feed = http.get(f"{base}/feeds/notices.atom", timeout=10)
+        assert feed.status_code == 200 and feed.content.startswith(b"<?xml")
+        again = http.get(
+            f"{base}/feeds/notices.atom", headers={"If-None-Match": feed.headers["ETag"]}
+        )
+        assert again.status_code == 304 and again.content == b""
+        assert http.get(f"{base}/api/v1/active", timeout=10).json()["items"] == []
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise
+    assert code == 0

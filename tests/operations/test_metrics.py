@@ -156,14 +156,17 @@ def test_metrics_without_a_token_answer_loopback_only(app):
 
 
 def test_counters_are_summed_over_processes_under_multiproc_dir(app, database_url, tmp_path):
-    """Two processes (as two gunicorn workers) count requests; a third one's scrape sums them."""
+    """Two processes (as two web workers) count requests; a third one's scrape sums them.
+    Their live gauges went with them: only the scraping process's still counts."""
     directory = tmp_path / "prom"
     directory.mkdir()
     script = textwrap.dedent(
         f"""
         import sys
         from alerts.app import create_app
+        from alerts.web.observability import metrics_of
         app = create_app({{"VARSLA_DATABASE_URL": {database_url!r}, "SECRET_KEY": "x"}})
+        metrics_of(app).gauge("varsla_test_busy", "a live gauge of each process").set(1)
         client = app.test_client()
         if sys.argv[1] == "hit":
             for _ in range(3):
@@ -193,6 +196,7 @@ def test_counters_are_summed_over_processes_under_multiproc_dir(app, database_ur
     samples = parse(run("scrape").stdout)
     http = "varsla_http_requests_total"
     assert value(samples, http, endpoint="/healthz", method="GET", status="200") == 6
+    assert value(samples, "varsla_test_busy") == 1  # the two that exited no longer count
     # The database's gauges are read by the scraping process itself.
     assert "varsla_queue_depth" in families(samples)
 
