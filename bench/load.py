@@ -50,7 +50,7 @@ SITE = ROOT / "deploy" / "nginx" / "varsla.conf"
 
 def start_nginx(folder: Path, upstream_port: int) -> tuple[subprocess.Popen, int]:
     """nginx with deploy/nginx/varsla.conf (TLS with a self-signed certificate, its cache),
-    on loopback ports, in front of gunicorn on ``upstream_port``; (process, TLS port)."""
+    on loopback ports, in front of the web tier on ``upstream_port``; (process, TLS port)."""
     from tests.fakes.smtp_server import self_signed_tls
 
     folder.chmod(0o755)  # nginx's workers run unprivileged when started as root
