@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -168,6 +169,27 @@ def truncate_all(engine) -> None:
             )
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept for the whole run, shared by every test app: an app compiles
+    each template it renders, and the suite makes hundreds of apps with the same templates
+    (a page test spent a sixth of its time compiling them). Jinja keys each entry by the
+    template's name and a checksum of its source."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+SHARED_BYTECODE = _SharedBytecode()
+
+
 class IsolatedClient(FlaskClient):
     """A test client whose every request runs in its own app context, as in production.
 
@@ -197,6 +219,7 @@ def make_test_app(database_url: str, tmp_path: Path, **config):
         }
     )
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = SHARED_BYTECODE
     check_api_responses(app)
     return app
 
