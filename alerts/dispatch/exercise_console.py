@@ -3,7 +3,6 @@ write notices) and the exercise runs with their deliveries (every operator)."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 from flask import (
@@ -208,5 +207,5 @@ def exercise_cap(run_id: str):
     revision = db.session.get(NoticeRevision, run.revision_id)
     if notice is None or revision is None:
         abort(404)
-    snapshot = dataclasses.replace(build_snapshot(db.session, notice, revision), exercise=True)
+    snapshot = build_snapshot(db.session, notice, revision, exercise=True)
     return Response(render_cap(snapshot), mimetype="application/cap+xml")

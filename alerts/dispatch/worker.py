@@ -278,12 +278,10 @@ class Dispatcher:
         if snapshot is None:
             revision = session.get(NoticeRevision, revision_id)
             assert revision is not None
-            snapshot = build_snapshot(session, revision.notice, revision)
+            snapshot = build_snapshot(session, revision.notice, revision, exercise=exercise)
             if snapshot.msg_type != "Cancel" and snapshot.status == "cancelled":
                 # Only the all-clear itself reads as one; an earlier revision is what it was.
                 snapshot = dataclasses.replace(snapshot, status="active")
-            if exercise:  # a test-group copy: every text says it is an exercise
-                snapshot = dataclasses.replace(snapshot, exercise=True)
             if len(self._snapshots) > 1024:
                 self._snapshots.clear()
             self._snapshots[key] = snapshot

@@ -54,9 +54,18 @@ def _settings() -> tuple[str, str, str]:
 
 
 def build_snapshot(
-    session: Session, notice: Notice, revision: NoticeRevision | None = None
+    session: Session,
+    notice: Notice,
+    revision: NoticeRevision | None = None,
+    *,
+    exercise: bool = False,
 ) -> NoticeSnapshot:
-    """The snapshot of ``revision`` (default: what the notice says now)."""
+    """The snapshot of ``revision`` (default: what the notice says now).
+
+    ``exercise``: the copy a training run sends the test group. Every text says it is an
+    exercise, CAP says ``Exercise``, and its link is the notice's console page: an exercise
+    is usually of a draft, which has no public page, and the test group are staff.
+    """
     revision = revision or notice.current_revision
     base_url, sender, sender_name = _settings()
     names = zone_names(session, revision.zone_slugs)
@@ -107,8 +116,11 @@ def build_snapshot(
         references=tuple(
             RevisionRef(r.identifier, r.published_at) for r in earlier if r.published_at
         ),
-        url=f"{base_url}/notices/{notice.id}",
+        url=f"{base_url}/console/notices/{notice.id}"
+        if exercise
+        else f"{base_url}/notices/{notice.id}",
         cap_url=f"{base_url}/cap/{notice.id}/{revision.number}.xml",
         sender=sender,
         sender_name=sender_name,
+        exercise=exercise,
     )

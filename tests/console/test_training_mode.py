@@ -100,6 +100,12 @@ def test_an_exercise_of_a_draft_reaches_only_the_test_group_and_nothing_public(
     assert "Det här är en övning, skickad till testgruppen" in swedish
     html = mails[0].message.get_body(("html",)).get_content()
     assert "ÖVNING – Koka vattnet i Gesunda" in html
+    # "Read more" leads to the notice's console page, which the staff member can open: a
+    # draft has no public page.
+    console_page = f"http://varsla.test/console/notices/{notice.id}"
+    assert f"Read more: {console_page}" in body and f'href="{console_page}"' in html
+    assert f"http://varsla.test/notices/{notice.id}" not in body + swedish + html
+    assert author.get(console_page.removeprefix("http://varsla.test")).status_code == 200
     everyone = {m.to for m in sms} | {r for m in mails for r in m.rcpt_tos}
     assert RESIDENT_PHONE not in everyone and RESIDENT_EMAIL not in everyone
 
