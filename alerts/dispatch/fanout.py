@@ -62,6 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -90,6 +91,13 @@ SQLITE_CHUNK = 5000
 #: A job stays with the worker expanding it this long after its last chunk; then
 #: another worker takes it over (its first one died).
 LEASE_S = 10.0
+#: A job whose chunk failed waits this long before it is tried again, doubling with each
+#: failure up to FAILED_WAIT_MAX_S. It is never given up: the cause (a bug, a bad record,
+#: a full disk) may be mended by a deploy, and a public alert must then still go out.
+#: Meanwhile the other jobs go ahead, the report shows the error, and
+#: varsla_fanout_jobs_failing says so to Prometheus.
+FAILED_WAIT_S = 5.0
+FAILED_WAIT_MAX_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -431,10 +439,48 @@ def candidates(session: Session, revision: NoticeRevision, *, quick: bool = Fals
     return Candidates(sorted(ids), in_area)
 
 
+class ChunkFailed(Exception):
+    """A chunk of job ``job_id`` could not be written (not for want of a database: those
+    errors pass through as they are). The caller rolls back and calls
+    :func:`record_failure` in a new transaction."""
+
+    def __init__(self, job_id: int, cause: Exception) -> None:
+        super().__init__(f"fan-out job {job_id}: {cause.__class__.__name__}: {cause}")
+        self.job_id = job_id
+        self.cause = cause
+
+
+def record_failure(
+    session: Session, job_id: int, error: str, *, now: datetime | None = None
+) -> float:
+    """Back job ``job_id`` off after a failed chunk; the seconds until it is tried again."""
+    now = now or utcnow()
+    failures = (session.scalar(select(FanoutJob.failures).where(FanoutJob.id == job_id)) or 0) + 1
+    # The exponent is capped: a job failing for days must not overflow the float.
+    wait = min(FAILED_WAIT_S * 2 ** min(failures - 1, 16), FAILED_WAIT_MAX_S)
+    session.execute(
+        update(FanoutJob)
+        .where(FanoutJob.id == job_id)
+        .values(
+            failures=failures,
+            error=error[:2000],
+            retry_at=now + timedelta(seconds=wait),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    logger.error(
+        "fan-out job %d failed (%d times); tried again in %.0f s: %s", job_id, failures, wait, error
+    )
+    return wait
+
+
 def _pick(session: Session, owner: str, now: datetime, job_id: int | None) -> FanoutJob | None:
     """The open job to expand next, locked: the first chunk of any job before the rest of
     another, then the most severe, then the oldest. A job leased to another live worker is
-    left to it."""
+    left to it, and one whose last chunk failed waits for its retry_at."""
     pick = (
         select(FanoutJob)
         .where(
@@ -444,6 +490,7 @@ def _pick(session: Session, owner: str, now: datetime, job_id: int | None) -> Fa
                 FanoutJob.lease_owner == owner,
                 FanoutJob.lease_expires_at < now,
             ),
+            or_(FanoutJob.retry_at.is_(None), FanoutJob.retry_at <= now),
         )
         .order_by(case((FanoutJob.chunks == 0, 0), else_=1), FanoutJob.priority, FanoutJob.id)
         .limit(1)
@@ -482,15 +529,36 @@ def expand_next(
 
     The chunk's rows, the earlier revisions' unsent rows dropped for the same
     subscribers and the job's advance (cursor, lease) are one transaction.
-    Returns None when no job is open (or all are leased to live workers).
-    ``cache`` keeps each job's candidates between calls (a worker's), so the
-    area is matched once per job and worker.
+    Returns None when no job is open (or all are leased to live workers, or
+    waiting after a failure). ``cache`` keeps each job's candidates between calls
+    (a worker's), so the area is matched once per job and worker. Raises
+    :class:`ChunkFailed` when the chunk cannot be written for any reason but the
+    database's being unreachable.
     """
     now = now or utcnow()
     job = _pick(session, owner, now, job_id)
     if job is None:
         return None
     cache = {} if cache is None else cache
+    try:
+        return _expand(session, job, owner, now, chunk, first_chunk, lease_s, cache)
+    except (OperationalError, InterfaceError):
+        raise  # the database restarting or out of reach: the worker rides that out
+    except Exception as exc:
+        cache.pop(job.id, None)
+        raise ChunkFailed(job.id, exc) from exc
+
+
+def _expand(
+    session: Session,
+    job: FanoutJob,
+    owner: str,
+    now: datetime,
+    chunk: int,
+    first_chunk: int,
+    lease_s: float,
+    cache: dict[int, Candidates],
+) -> Expanded | None:
     taken_over = job.lease_owner not in (None, owner)
     revision = session.get(NoticeRevision, job.revision_id)
     state = notice_states(session, [job.notice_id]).get(job.notice_id)
@@ -540,6 +608,7 @@ def expand_next(
         "chunks": job.chunks + 1,
         "lease_owner": None if finished else owner,
         "lease_expires_at": None if finished else now + timedelta(seconds=lease_s),
+        "retry_at": None,
         "attempts": job.attempts + (1 if taken_over or job.chunks == 0 else 0),
         "updated_at": now,
         "finished_at": now if finished else None,

@@ -21,7 +21,9 @@ Read from the database at scrape (true for the whole installation):
   from its publish (its fan-out job written) to its first send recorded;
 - ``varsla_fanout_jobs_open{state}``: fan-out jobs not yet written to their end
   (pending: no chunk yet; expanding), and ``varsla_fanout_oldest_open_age_seconds``:
-  how long the oldest has been open (grows when no worker expands it).
+  how long the oldest has been open (grows when no worker expands it);
+  ``varsla_fanout_jobs_failing``: open jobs whose last chunk failed (each waits, then is
+  tried again; the others go ahead).
 """
 
 from __future__ import annotations
@@ -195,4 +197,17 @@ def delivery_metrics(session: Session) -> list[Metric]:
     for state, count in open_jobs.items():
         jobs.add_metric([str(state)], count)
     job_age.add_metric([], max(0.0, (now - since).total_seconds()) if since else 0.0)
-    return [deliveries, depth, oldest, first_send, jobs, job_age]
+    failing = GaugeMetricFamily(
+        "varsla_fanout_jobs_failing",
+        "Open fan-out jobs whose last chunk failed, waiting to be tried again.",
+    )
+    failing.add_metric(
+        [],
+        session.scalar(
+            select(func.count())
+            .select_from(FanoutJob)
+            .where(FanoutJob.state.in_(open_states), FanoutJob.retry_at.is_not(None))
+        )
+        or 0,
+    )
+    return [deliveries, depth, oldest, first_send, jobs, job_age, failing]

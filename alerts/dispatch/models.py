@@ -125,7 +125,12 @@ class FanoutJob(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    # Why it stopped, or why its last chunk failed.
     error: Mapped[str | None] = mapped_column(Text)
+    # Chunks that failed (a bug, a bad record): the job is left alone until retry_at, so it
+    # cannot hold up the others, and tried again with a longer wait each time.
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    retry_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

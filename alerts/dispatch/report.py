@@ -47,17 +47,25 @@ def mask(address: str | None) -> str:
     return f"{address[:4]}****{address[-2:]}" if len(address) > 6 else "****"
 
 
+_OPEN = (FanoutState.PENDING, FanoutState.EXPANDING)
+
+
 def fanout_progress(session: Session, notice_id: uuid.UUID) -> list[dict[str, Any]]:
     """Each revision's fan-out: whether its rows are all written, and how far it got."""
     return [
         {
             "revision": job.revision_number,
             "state": job.state,
-            "in_progress": job.state in (FanoutState.PENDING, FanoutState.EXPANDING),
+            "in_progress": job.state in _OPEN,
             "targets": job.targets,
             "expanded": job.expanded,
             "rows_written": job.rows_written,
-            "stopped_because": job.error,
+            "stopped_because": job.error if job.state == FanoutState.STOPPED else None,
+            "failures": job.failures,
+            "last_failure": job.error
+            if job.failures and job.state != FanoutState.STOPPED
+            else None,
+            "retry_at": job.retry_at if job.state in _OPEN else None,
         }
         for job in session.scalars(
             select(FanoutJob)

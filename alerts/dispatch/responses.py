@@ -7,6 +7,7 @@ the figures; the views pass them through these models.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -61,6 +62,14 @@ class FanoutProgress(OutputModel):
     expanded: int = Field(description="How many of the targets are done")
     rows_written: int
     stopped_because: str | None
+    failures: int = Field(
+        description="Chunks that could not be written (each is tried again, the wait "
+        "doubling from 5 s to 5 minutes; other notices' fan-outs go ahead meanwhile)"
+    )
+    last_failure: str | None = Field(description="Why the last failed chunk failed")
+    retry_at: datetime | None = Field(
+        description="When a fan-out whose last chunk failed is tried again (UTC)"
+    )
 
 
 class NoticeDeliveries(OutputModel):

@@ -367,8 +367,12 @@ class Dispatcher:
                 )
         except DATABASE_ERRORS:
             raise
-        except Exception:  # a bug or a job it cannot write: keep sending what is queued
-            logger.exception("fan-out chunk failed; the job is tried again at the next poll")
+        except fanout.ChunkFailed as failed:
+            # A bug or a record it cannot write: the job waits, the others and the sends
+            # go on.
+            logger.error("%s", failed, exc_info=failed.cause)
+            with db.sessionmaker() as session, session.begin():
+                fanout.record_failure(session, failed.job_id, str(failed))
             return False
         return expanded is not None
 
@@ -376,14 +380,17 @@ class Dispatcher:
         """Whether anything is pending (due within ``within_s``), being sent or to fan out."""
         assert db.sessionmaker is not None
         with db.sessionmaker() as session:
+            horizon = utcnow() + timedelta(seconds=within_s)
             open_job = session.scalar(
                 select(FanoutJob.id)
-                .where(FanoutJob.state.in_([FanoutState.PENDING, FanoutState.EXPANDING]))
+                .where(
+                    FanoutJob.state.in_([FanoutState.PENDING, FanoutState.EXPANDING]),
+                    (FanoutJob.retry_at.is_(None)) | (FanoutJob.retry_at <= horizon),
+                )
                 .limit(1)
             )
             if open_job is not None:
                 return True
-            horizon = utcnow() + timedelta(seconds=within_s)
             row = session.scalar(
                 select(Delivery.id)
                 .where(

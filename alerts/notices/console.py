@@ -661,7 +661,19 @@ def fanout_words(report: dict[str, Any]) -> str:
     for job in report["fanout"]:
         if not job["in_progress"]:
             continue
-        if job["targets"] is None:
+        if job.get("retry_at") is not None:
+            words.append(
+                gettext(
+                    "Utskicken för revision %(revision)s kunde inte skrivas (misslyckade "
+                    "försök: %(failures)s, det senaste: %(error)s). De försöks igen av sig själva, "
+                    "och andra meddelanden skickas under tiden. Kontakta driften om det "
+                    "inte går över.",
+                    revision=job["revision"],
+                    failures=job["failures"],
+                    error=job["last_failure"],
+                )
+            )
+        elif job["targets"] is None:
             words.append(
                 gettext(
                     "Utskicken för revision %(revision)s väntar på att skrivas.",

@@ -31,6 +31,7 @@ from tests.delivery import (
     stop_workers,
     wait_until_sent,
 )
+from tests.factories import PASSWORD
 from tests.fakes.twilio_server import FakeTwilio
 
 RESIDENTS = 23
@@ -409,3 +410,76 @@ def test_a_worker_killed_mid_expansion_loses_nothing(worker_app, database_url, s
     # Every resident got the message (the killed worker's sends in flight may repeat).
     assert {m.to for m in slow_twilio.messages} == {f"+4673{n:07d}" for n in range(residents)}
     session.close()
+
+
+def test_a_job_that_cannot_be_written_waits_and_the_others_go_out(
+    dispatch_app, db_session, desk, fake_twilio, monkeypatch
+):
+    """A chunk that fails (a bug, a record that cannot be written) backs its job off: the
+    notices published after it still go out, the report and the metrics say what is wrong,
+    and once the cause is gone the job is written to its end."""
+    from alerts.dispatch import fanout
+
+    phones = _people(db_session)
+    broken = desk.publish(channels=["sms"])  # older and as severe: picked first
+    shut_off = {"sv": {"headline": "Vattenavstängning i Gesunda", "description": "Läcka."}}
+    desk.publish(channels=["sms"], texts=shut_off)
+    write_rows = fanout._write_rows
+
+    def fails_for_broken(session, notice, *args, **kwargs):
+        if notice.id == broken.id:
+            raise ValueError("a record it cannot write")
+        return write_rows(session, notice, *args, **kwargs)
+
+    monkeypatch.setattr(fanout, "_write_rows", fails_for_broken)
+    run_dispatcher(dispatch_app, fanout_chunk=CHUNK)
+
+    sent = fake_twilio.messages
+    assert sorted(m.to for m in sent) == phones  # the later notice went out to everyone
+    assert all("Vattenavstängning i Gesunda" in m.body for m in sent)
+    job = _job(db_session, broken)
+    assert (job.state, job.failures, job.rows_written) == ("pending", 1, 0)
+    progress = delivery_report(db_session, broken.id)["fanout"][0]
+    assert progress["in_progress"] and progress["failures"] == 1
+    assert "ValueError: a record it cannot write" in progress["last_failure"]
+    assert progress["retry_at"] > datetime.now(UTC)  # it waits, rather than every poll
+    assert progress["stopped_because"] is None
+    scrape = dispatch_app.test_client().get("/metrics").get_data(as_text=True)
+    assert "varsla_fanout_jobs_failing 1.0" in scrape
+    author = dispatch_app.test_client()
+    signed_in = author.post(
+        "/console/login", data={"email": "author@test.varsla.se", "password": PASSWORD}
+    )
+    assert signed_in.status_code == 302
+    page = author.get(f"/console/notices/{broken.id}?lang=en").get_data(as_text=True)
+    assert "The deliveries of revision 1 could not be written (failed attempts: 1, the last" in page
+    assert "ValueError: a record it cannot write" in page
+
+    monkeypatch.setattr(fanout, "_write_rows", write_rows)  # the cause is mended
+    db_session.execute(
+        update(FanoutJob)
+        .where(FanoutJob.id == job.id)
+        .values(retry_at=datetime.now(UTC) - timedelta(seconds=1))  # its wait is over
+    )
+    db_session.commit()
+    run_dispatcher(dispatch_app, fanout_chunk=CHUNK)
+    rows = _rows(db_session, broken)
+    assert len(rows) == RESIDENTS and set(rows.values()) == {1}
+    assert sorted(m.to for m in fake_twilio.messages) == sorted(phones * 2)
+    job = _job(db_session, broken)
+    assert (job.state, job.failures, job.retry_at) == ("done", 1, None)
+    scrape = dispatch_app.test_client().get("/metrics").get_data(as_text=True)
+    assert "varsla_fanout_jobs_failing 0.0" in scrape
+
+
+def test_a_failing_job_waits_longer_each_time_up_to_five_minutes(dispatch_app, db_session, desk):
+    from alerts.dispatch.fanout import record_failure
+
+    _people(db_session, 1)
+    notice = desk.publish(channels=["sms"])
+    job_id = _job(db_session, notice).id
+    waits = [record_failure(db_session, job_id, "ValueError: bad") for _ in range(2000)]
+    db_session.commit()
+    assert waits[:4] == [5.0, 10.0, 20.0, 40.0]
+    assert max(waits) == waits[-1] == 300.0  # and never an overflow, however long it fails
+    assert _job(db_session, notice).failures == 2000
