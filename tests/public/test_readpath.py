@@ -88,10 +88,14 @@ def test_a_passing_expiry_drops_the_notice_with_no_write(client, newsroom, sessi
 
 
 def test_a_304_with_the_right_etag_renders_nothing(app, client, newsroom):
-    newsroom.publish()
-    for path in ("/feeds/notices.atom", "/feeds/notices.rss", "/api/v1/active", "/"):
+    nid = newsroom.publish()
+    paths = ("/feeds/notices.atom", "/feeds/notices.rss", "/api/v1/active", "/",
+             "/feeds/cap.atom", f"/cap/{nid}.xml", f"/cap/{nid}/1.xml")  # fmt: skip
+    for path in paths:
+        before = read_cache(app).renders
         first = client.get(path)
         assert first.status_code == 200
+        assert read_cache(app).renders == before + 1, path  # rendered once, then kept
         assert first.headers["Cache-Control"].startswith("public, max-age=")
         renders = read_cache(app).renders
         for _ in range(3):
