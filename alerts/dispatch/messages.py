@@ -134,13 +134,13 @@ class Composer:
 
     def __init__(self, links: Links) -> None:
         self.links = links
-        self._sms: dict[tuple[str, int, str, bool], Message] = {}
+        self._sms: dict[tuple[uuid.UUID, int, str, bool], Message] = {}
         self._lock = threading.Lock()
 
     def sms(self, snapshot: NoticeSnapshot, language: str, reference: str) -> Message:
-        key = (str(snapshot.notice_id), snapshot.revision, language, snapshot.exercise)
-        with self._lock:
-            cached = self._sms.get(key)
+        key = (snapshot.notice_id, snapshot.revision, language, snapshot.exercise)
+        # Read without the lock (a dict read is atomic); the lock keeps writers in order.
+        cached = self._sms.get(key)
         if cached is None:
             cached = compose_sms(
                 for_sending(snapshot),
@@ -152,7 +152,16 @@ class Composer:
                 if len(self._sms) > 4096:  # published revisions are few; bound it anyway
                     self._sms.clear()
                 self._sms[key] = cached
-        return dataclasses.replace(cached, reference=reference)
+        # Field by field: dataclasses.replace looks the fields up again for every message.
+        return Message(
+            cached.body,
+            cached.subject,
+            cached.html,
+            cached.language,
+            reference,
+            cached.headers,
+            cached.expires,
+        )
 
     def email(
         self,

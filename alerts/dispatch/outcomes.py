@@ -21,11 +21,23 @@ from collections import Counter as TallyCounter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, false, func, literal_column, select, update
+from sqlalchemy import (
+    FromClause,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from alerts.config import Settings
+from alerts.db import is_postgres
 from alerts.dispatch.claim import Claimed
 from alerts.dispatch.messages import parse_reference
 from alerts.dispatch.models import Delivery, DeliveryStatus, OutboxMessage
@@ -124,39 +136,9 @@ def apply_reports(
     tally = tally if tally is not None else TallyCounter()
     now = now or utcnow()
     counts: dict[str, int] = {}
-    table = table_of(Delivery)
     accepted = [r for r in reports if r.result.outcome is Outcome.ACCEPTED]
     if accepted:
-        c = table.c
-        ref = bindparam("b_ref", type_=c.provider_ref.type)
-        # A receipt may have arrived first. A transient "undelivered" for this very send
-        # left the row sending and marked: it is queued again below. Any other receipt
-        # moved it further: keep its status and the reason it gave.
-        marked = func.coalesce(
-            and_(
-                c.status == _inline(D.SENDING),
-                c.provider_ref == ref,
-                c.error_code.in_([_inline(code) for code in sorted(TRANSIENT_RECEIPT_ERROR_CODES)]),
-            ),
-            false(),
-        )
-        explained = c.status.in_([_inline(status) for status in EXPLAINED])
-        statement = (
-            update(table)
-            .where(c.id == bindparam("b_id"), c.lease_owner == owner, ~marked)
-            .values(
-                status=case((c.status == D.SENDING, D.ACCEPTED), else_=c.status),
-                provider_ref=ref,
-                error_code=case((explained, c.error_code), else_=None),
-                error=case((explained, c.error), else_=None),
-                lease_owner=None,
-                lease_expires_at=None,
-                sent_at=now,
-                updated_at=now,
-            )
-        )
-        params = [{"b_id": r.claimed.id, "b_ref": r.result.provider_ref} for r in accepted]
-        matched = session.connection().execute(statement, params).rowcount
+        matched = _record_accepted(session, owner, accepted, now)
         if matched is None or matched < 0 or matched < len(accepted):
             # Fewer rows than sends: leases taken back, or rows a receipt marked.
             requeued = _requeue_marked(session, owner, accepted, policy, now)
@@ -244,6 +226,67 @@ def apply_reports(
         counts[key] = counts.get(key, 0) + 1
         tally[(claimed.channel, key)] += 1
     return counts
+
+
+def _record_accepted(
+    session: Session, owner: str, accepted: list[SendReport], now: datetime
+) -> int | None:
+    """Mark accepted sends accepted under ``owner``'s lease; how many rows that matched.
+
+    A receipt may have arrived first. A transient "undelivered" for this very
+    send left the row sending and marked: it is skipped here and queued again
+    by the caller. Any other receipt moved it further: its status and the
+    reason it gave are kept.
+    """
+    table = table_of(Delivery)
+    c = table.c
+    values: FromClause | None = None
+    if is_postgres(session):
+        # One statement joined to the batch as two arrays: an executemany ran an UPDATE
+        # per row, and parsing, planning and sending each was most of recording a batch.
+        values = (
+            func.unnest(
+                bindparam("b_ids", type_=postgresql.ARRAY(c.id.type)),
+                bindparam("b_refs", type_=postgresql.ARRAY(c.provider_ref.type)),
+            )
+            .table_valued("id", "ref")
+            .render_derived()
+        )
+        ref: ColumnElement[str | None] = values.c.ref
+        match: ColumnElement[bool] = c.id == values.c.id
+    else:
+        ref = bindparam("b_ref", type_=c.provider_ref.type)
+        match = c.id == bindparam("b_id")
+    marked = func.coalesce(
+        and_(
+            c.status == _inline(D.SENDING),
+            c.provider_ref == ref,
+            c.error_code.in_([_inline(code) for code in sorted(TRANSIENT_RECEIPT_ERROR_CODES)]),
+        ),
+        false(),
+    )
+    explained = c.status.in_([_inline(status) for status in EXPLAINED])
+    statement = (
+        update(table)
+        .where(match, c.lease_owner == owner, ~marked)
+        .values(
+            status=case((c.status == D.SENDING, D.ACCEPTED), else_=c.status),
+            provider_ref=ref,
+            error_code=case((explained, c.error_code), else_=None),
+            error=case((explained, c.error), else_=None),
+            lease_owner=None,
+            lease_expires_at=None,
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+    connection = session.connection()
+    if values is not None:
+        ids = [r.claimed.id for r in accepted]
+        refs = [r.result.provider_ref for r in accepted]
+        return connection.execute(statement, {"b_ids": ids, "b_refs": refs}).rowcount
+    params = [{"b_id": r.claimed.id, "b_ref": r.result.provider_ref} for r in accepted]
+    return connection.execute(statement, params).rowcount
 
 
 def _inline(value: str) -> ColumnElement[str]:

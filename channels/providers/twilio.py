@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote_plus, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import requests
@@ -456,6 +456,8 @@ class TwilioSms(PushChannel):
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback_url = status_callback_url
+        sep = "&" if status_callback_url and "?" in status_callback_url else "?"
+        self._callback_prefix = f"{status_callback_url}{sep}ref="
         self.timeout_s = timeout_s
         self.http_client = RebasedTwilioHttpClient(api_base_url, timeout=timeout_s)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
@@ -469,8 +471,7 @@ class TwilioSms(PushChannel):
             return None
         if not reference:
             return self.status_callback_url
-        sep = "&" if "?" in self.status_callback_url else "?"
-        return f"{self.status_callback_url}{sep}{urlencode({'ref': reference})}"
+        return self._callback_prefix + quote_plus(reference)
 
     def validity_period_s(self, message: Message, *, now: datetime | None = None) -> int | None:
         """Seconds Twilio may keep the message queued (1..36000), None when it never expires,
@@ -482,7 +483,9 @@ class TwilioSms(PushChannel):
             return 0
         return max(VALIDITY_MIN_S, min(VALIDITY_MAX_S, int(remaining)))
 
-    def _create_kwargs(self, recipient: Recipient, message: Message) -> dict[str, Any]:
+    def _create_kwargs(
+        self, recipient: Recipient, message: Message, validity: int | None
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"to": recipient.address, "body": message.body}
         if self.from_number:
             kwargs["from_"] = self.from_number
@@ -491,13 +494,12 @@ class TwilioSms(PushChannel):
         callback = self._callback_url(message.reference)
         if callback:
             kwargs["status_callback"] = callback
-        validity = self.validity_period_s(message)
         if validity is not None:
             kwargs["validity_period"] = validity
         return kwargs
 
-    def _expired(self, message: Message) -> DeliveryResult | None:
-        if message.expires is not None and self.validity_period_s(message) == 0:
+    def _expired(self, message: Message, validity: int | None) -> DeliveryResult | None:
+        if validity == 0 and message.expires is not None:
             return DeliveryResult(
                 Outcome.FAILED,
                 error_code="expired",
@@ -506,11 +508,14 @@ class TwilioSms(PushChannel):
         return None
 
     def try_send(self, recipient: Recipient, message: Message) -> DeliveryResult:
-        expired = self._expired(message)
+        validity = self.validity_period_s(message)
+        expired = self._expired(message, validity)
         if expired is not None:
             return expired
         try:
-            created = self.client.messages.create(**self._create_kwargs(recipient, message))
+            created = self.client.messages.create(
+                **self._create_kwargs(recipient, message, validity)
+            )
         except (TwilioRestException, TwilioServiceException) as exc:
             return self._error_result(exc, self.http_client.last_headers)
         except requests.Timeout as exc:
@@ -523,12 +528,15 @@ class TwilioSms(PushChannel):
 
     async def try_send_async(self, recipient: Recipient, message: Message) -> DeliveryResult:
         """:meth:`try_send` with ``messages.create_async``: same request, same outcomes."""
-        expired = self._expired(message)
+        validity = self.validity_period_s(message)
+        expired = self._expired(message, validity)
         if expired is not None:
             return expired
         messages = self.async_client.messages
         try:
-            created = await messages.create_async(**self._create_kwargs(recipient, message))
+            created = await messages.create_async(
+                **self._create_kwargs(recipient, message, validity)
+            )
         except (TwilioRestException, TwilioServiceException) as exc:
             return self._error_result(exc, self.async_http_client.last_headers)
         except TimeoutError as exc:  # aiohttp's total timeout
