@@ -18,7 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from alerts.config import settings
-from tests.browser import AXE, WCAG_AA, LiveServer
+from tests.browser import WCAG_AA, LiveServer, axe_violations
 from tests.conftest import running_app
 from tests.console.conftest import BERGKARLAS_BOX, MORA_BOX, add_subscriber, centre
 from tests.delivery import provider_config, run_dispatcher
@@ -80,15 +80,7 @@ def axe_clean(page, where: str) -> None:
     """No WCAG 2.1 AA violations at desktop width and at 375 px."""
     for width, height in ((1280, 900), (375, 800)):
         page.set_viewport_size({"width": width, "height": height})
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate(
-            "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-            [*WCAG_AA, "best-practice"],
-        )
-        violations = [
-            f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"]
-        ]
+        violations = axe_violations(page, [*WCAG_AA, "best-practice"])
         assert violations == [], (where, width, violations)
         if width == 375:
             overflow = page.evaluate(
