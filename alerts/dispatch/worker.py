@@ -80,6 +80,9 @@ class DispatcherSettings:
     flush_every_s: float = 0.2
     # Candidates per fan-out chunk (alerts.dispatch.fanout).
     fanout_chunk: int = fanout.CHUNK
+    # While the database is out of reach: the first wait before trying again, doubling
+    # up to 5 s.
+    outage_wait_s: float = 0.5
 
     @classmethod
     def from_app(cls, app: Flask, **overrides: Any) -> DispatcherSettings:
@@ -538,7 +541,9 @@ class Dispatcher:
                             inflight,
                             len(reports),
                         )
-                    self.stop_event.wait(min(5.0, 0.5 * 2 ** min(outage_tries, 4)))
+                    self.stop_event.wait(
+                        min(5.0, settings.outage_wait_s * 2 ** min(outage_tries, 4))
+                    )
                     outage_tries += 1
                     continue
                 if outage_since is not None:

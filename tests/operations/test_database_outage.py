@@ -28,7 +28,9 @@ def test_the_dispatcher_waits_out_database_errors_and_loses_nothing(
 ):
     phones = add_residents(db_session, 30)
     notice = desk.publish(channels=["sms"])
-    settings = DispatcherSettings.from_app(dispatch_app, concurrency=4, batch_size=10, poll_s=0.05)
+    settings = DispatcherSettings.from_app(
+        dispatch_app, concurrency=4, batch_size=10, poll_s=0.05, outage_wait_s=0.05
+    )
     dispatcher = Dispatcher(dispatch_app, settings)
     failures = {"claim": 2, "record": 2}
     claim, record = dispatcher._claim, dispatcher._record
