@@ -711,12 +711,12 @@ def sms_figures(
             bare = stock if name == "as shipped" else lean
             lines.append(
                 f"    ratio to the bare SDK {name} under {RATIO_GOAL}: "
-                + short_of(cpu, count, bare)
+                + short_of(cpu, count, latency, bare)
             )
     return "\n".join(lines)
 
 
-def short_of(cpu: Sending, count: int, bare: tuple[float, float, float]) -> str:
+def short_of(cpu: Sending, count: int, latency: float, bare: tuple[float, float, float]) -> str:
     """Why the sender stays under RATIO_GOAL of ``bare``, from where the CPU went."""
     _rate, bare_ms, bare_server_ms = bare
     ours = cpu.worker_ms + cpu.postgres_ms + cpu.server_ms
@@ -745,10 +745,13 @@ def short_of(cpu: Sending, count: int, bare: tuple[float, float, float]) -> str:
             "that bound (a prototype: 10-25 % more SMS/s with one worker, the same CPU per "
             "SMS, so no gain where the cores are the limit)"
         )
+    cap = SEND_CONCURRENCY * count / (latency / 1000) if latency else float("inf")
     return (
-        f"neither the cores nor one worker's Python is the limit ({used:.1f} cores in use): "
-        f"the window of claimed messages ({SEND_CONCURRENCY} in flight per worker) "
-        "waits on the claim; more workers or VARSLA_SEND_CONCURRENCY would reach it"
+        f"no single limit is saturated ({used:.1f} of {cores} cores in use by workers, "
+        f"PostgreSQL and the provider; a worker's Python at "
+        f"{cpu.worker_ms * cpu.rate / 1000 / count:.2f} of a core)"
+        + (f"; the sends in flight cap it at {cap:,.0f}/s" if latency else "")
+        + ": the bench's own load and the claims between batches take the rest"
     )
 
 
