@@ -16,3 +16,11 @@ revision_released = _signals.signal(
     publishing transaction. Sent with the notice as sender and ``session``, ``revision``
     and ``now``; receivers write what must commit with it (the delivery outbox).""",
 )
+
+revision_submitted = _signals.signal(
+    "revision-submitted",
+    doc="""A notice revision now waits for approval (a submitted draft, a proposed update, an
+    all-clear), inside the submitting transaction, after a flush. Sent with the notice as
+    sender and ``session`` and ``revision``; receivers write what must commit with it (the
+    messages that tell the approvers).""",
+)

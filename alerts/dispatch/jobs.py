@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from alerts.config import settings
-from alerts.dispatch import claim, exercise, retention
+from alerts.dispatch import approvals, claim, exercise, retention
+from alerts.extensions import db
 
 
 def reclaim_leases(session: Session) -> object:
@@ -22,3 +23,11 @@ def purge_expired_deliveries(session: Session) -> retention.Purged:
 
 def purge_old_exercises(session: Session) -> int:
     return exercise.purge_old_runs(session, days=settings().delivery_retention_days)
+
+
+def send_approval_messages(session: Session) -> object:
+    """Approval messages whose wait is over, and those of submits through the API (the
+    console sends its own at once). In transactions of their own: none may stay open
+    while a provider is called, so the tick's ``session`` is left unused."""
+    assert db.sessionmaker is not None
+    return approvals.send_due(db.sessionmaker, settings()) or None

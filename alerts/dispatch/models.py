@@ -165,3 +165,46 @@ class RateBucket(Base):
     channel: Mapped[str] = mapped_column(String(10), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     refilled_at: Mapped[datetime]
+
+
+class ApprovalMessageStatus(enum.StrEnum):
+    PENDING = "pending"  # to be sent (at once after the submit, or when its retry falls due)
+    SENDING = "sending"  # taken by one sender; back to pending if it stays here (a crash)
+    ACCEPTED = "accepted"  # the provider took it
+    SENT = "sent"  # Twilio handed it on
+    DELIVERED = "delivered"  # the handset has it
+    UNDELIVERED = "undelivered"  # the provider gave up after accepting
+    FAILED = "failed"  # refused for good, or out of attempts
+    OUTBOX = "outbox"  # no provider configured: kept in the local outbox, NOT SENT
+    DROPPED = "dropped"  # not sent: the revision no longer waits for approval
+
+
+class ApprovalMessage(Base):
+    """An approver told that a revision waits for them: one row per approver and channel.
+
+    Written in the submitting transaction, so a submit that commits always tells its
+    approvers. Sent right after the commit, outside any transaction, and tried again by
+    the scheduler when the provider failed (alerts.dispatch.approvals).
+    """
+
+    __tablename__ = "approval_messages"
+    __table_args__ = (Index("ix_approval_messages_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    revision_number: Mapped[int]
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[ApprovalMessageStatus] = mapped_column(
+        EnumText(ApprovalMessageStatus, 20), default=ApprovalMessageStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    provider_ref: Mapped[str | None] = mapped_column(String(100))
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

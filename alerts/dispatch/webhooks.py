@@ -1,4 +1,5 @@
-"""Twilio webhooks: delivery receipts and inbound SMS (STOP, SLUTA, START, HELP...).
+"""Twilio webhooks: delivery receipts (residents' and approvers' SMS) and inbound SMS (STOP,
+SLUTA, START, HELP...).
 
 Both check ``X-Twilio-Signature`` over the public URL Twilio called — built
 from ``VARSLA_BASE_URL``, since behind a proxy the URL the app sees is not
@@ -16,6 +17,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, request
 
 from alerts.config import settings
+from alerts.dispatch import approvals
 from alerts.dispatch.outcomes import apply_status_callback
 from alerts.dispatch.worker import DispatcherSettings
 from alerts.extensions import db
@@ -52,10 +54,14 @@ def _check_signature() -> None:
 def twilio_status():
     """A delivery receipt: move the delivery forward (never back)."""
     _check_signature()
-    policy = DispatcherSettings.from_app(current_app).retry
-    outcome = apply_status_callback(
-        db.session, request.form, reference=request.args.get("ref"), policy=policy
-    )
+    reference = request.args.get("ref") or ""
+    # An approver told that a revision waits for them, or else a resident's delivery.
+    outcome = approvals.apply_receipt(db.session, request.form, reference=reference)
+    if outcome is None:
+        policy = DispatcherSettings.from_app(current_app).retry
+        outcome = apply_status_callback(
+            db.session, request.form, reference=reference, policy=policy
+        )
     db.session.commit()
     logger.info(
         "twilio receipt %s %s (ref %s): %s",

@@ -32,8 +32,13 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from alerts.config import settings
-from alerts.dispatch.console import tell_approvers
-from alerts.dispatch.models import Delivery, FanoutJob, FanoutState
+from alerts.dispatch.approvals import (
+    approval_message_ids,
+    approvers_told_by_email,
+    told_about,
+)
+from alerts.dispatch.approvals import send_due as send_approval_messages
+from alerts.dispatch.models import ApprovalMessageStatus, Delivery, FanoutJob, FanoutState
 from alerts.dispatch.report import TIMELINE_KINDS, delivery_report, delivery_timeline
 from alerts.errors import DomainError, ValidationFailed
 from alerts.extensions import db
@@ -279,19 +284,35 @@ def new_notice():
 
 
 def _tell(notice: Notice) -> None:
-    """Tell the approvers that what was just committed waits for them."""
+    """Send the approval messages the committed submit wrote (the scheduler tries again
+    what fails now), and say what became of them."""
     waiting = notice.working_revision
-    if waiting is not None and waiting.state == R.PENDING_APPROVAL:
-        told = tell_approvers(db.session, notice, waiting)
-        if told:
-            flash(
-                ngettext(
-                    "%(num)d godkännare har fått e-post om att det väntar.",
-                    "%(num)d godkännare har fått e-post om att det väntar.",
-                    len(told),
-                ),
-                "ok",
-            )
+    if waiting is None or waiting.state != R.PENDING_APPROVAL:
+        return
+    ids = approval_message_ids(db.session, notice.id, waiting.number)
+    assert db.sessionmaker is not None
+    counts = send_approval_messages(db.sessionmaker, settings(), ids=ids)
+    told = approvers_told_by_email(db.session, notice.id, waiting.number)
+    if told:
+        flash(
+            ngettext(
+                "%(num)d godkännare har fått e-post om att det väntar.",
+                "%(num)d godkännare har fått e-post om att det väntar.",
+                told,
+            ),
+            "ok",
+        )
+    if counts[ApprovalMessageStatus.PENDING]:
+        flash(
+            ngettext(
+                "%(num)d meddelande till godkännare kunde inte skickas nu. Varsla försöker "
+                "igen om en stund.",
+                "%(num)d meddelanden till godkännare kunde inte skickas nu. Varsla försöker "
+                "igen om en stund.",
+                counts[ApprovalMessageStatus.PENDING],
+            ),
+            "error",
+        )
 
 
 def _guard(notice: Notice, action: str) -> None:
@@ -520,6 +541,9 @@ def notice_detail(notice_id: str):
         live=notice.status in LIVE,
         configured={"sms": settings().sms_configured, "email": settings().email_configured},
         reason_words=reason_words,
+        told=told_about(db.session, notice.id, shown.number)
+        if shown.state == R.PENDING_APPROVAL
+        else [],
     )
 
 

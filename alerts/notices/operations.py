@@ -41,7 +41,7 @@ from alerts.operators.models import Operator, Role
 from alerts.orm import utcnow
 from alerts.places.areas import resolve_area
 from alerts.places.models import Zone
-from alerts.signals import revision_released
+from alerts.signals import revision_released, revision_submitted
 from alerts.text import clean_text
 
 logger = logging.getLogger(__name__)
@@ -306,6 +306,7 @@ def update_notice(
     audit.record(
         session, "propose_update", notice=notice, by=by, revision=revision.number, changed=changed
     )
+    revision_submitted.send(notice, session=session, revision=revision)
     return notice
 
 
@@ -338,6 +339,7 @@ def submit_notice(session: Session, notice: Notice, *, by: Operator) -> Notice:
     revision.submitted_at = notice.updated_at = utcnow()
     session.flush()
     _record_move(session, "submit", notice, revision, by=by, old=old)
+    revision_submitted.send(notice, session=session, revision=revision)
     return notice
 
 
@@ -592,6 +594,7 @@ def cancel_notice(session: Session, notice: Notice, data: CancelIn, *, by: Opera
     revision = _new_revision(notice, by, MsgType.CANCEL, fields)
     session.flush()
     audit.record(session, "propose_all_clear", notice=notice, by=by, revision=revision.number)
+    revision_submitted.send(notice, session=session, revision=revision)
     return notice
 
 

@@ -100,6 +100,19 @@ DELIVERY_STATUS: dict[str, LazyString] = {
     "opted_out": lazy_gettext("Avregistrerad"),
 }
 
+# What became of a message telling an approver that a revision waits (console notice page).
+APPROVAL_MESSAGE_STATUS: dict[str, LazyString] = {
+    "pending": lazy_gettext("Väntar, försöker igen"),
+    "sending": lazy_gettext("Skickas"),
+    "accepted": lazy_gettext("Skickat"),
+    "sent": lazy_gettext("Skickat"),
+    "delivered": lazy_gettext("Levererat"),
+    "undelivered": lazy_gettext("Ej levererat"),
+    "failed": lazy_gettext("Misslyckades"),
+    "outbox": lazy_gettext("I den lokala utkorgen, inte skickat"),
+    "dropped": lazy_gettext("Inte skickat, väntar inte längre"),
+}
+
 ROLE: dict[str, LazyString] = {
     "author": lazy_gettext("Författare"),
     "approver": lazy_gettext("Godkännare"),
@@ -164,6 +177,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "channel": CHANNEL,
     "language": LANGUAGE,
     "delivery_status": DELIVERY_STATUS,
+    "approval_message_status": APPROVAL_MESSAGE_STATUS,
     "role": ROLE,
     "template": TEMPLATE,
     "audit_action": AUDIT_ACTION,
