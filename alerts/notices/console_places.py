@@ -2,10 +2,11 @@
 map, renaming a zone, uploading a GeoJSON or zipped Shapefile that is checked and shown
 before it is saved, and the address register's size and last import.
 
-Every operator may look (authors target zones); only admins change zones. An upload is kept
-in a temporary file under the instance folder, named by a random token that only the
-uploader's session knows, until it is confirmed or replaced; nothing is saved before the
-confirmation, which runs the same import again for real. Uploads and renames are audit
+Every operator may look (authors target zones); only admins change zones. A checked upload
+is kept in the database (``zone_uploads``, so the confirming request may reach any web
+process or host), named by a random token and bound to its uploader, until it is confirmed
+or replaced, for an hour at most; nothing is saved before the confirmation, which runs the
+same import again for real. Uploads and renames are audit
 events (``zones_import``, ``zone_rename``).
 """
 
@@ -13,9 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import time
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -26,7 +24,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext
@@ -51,37 +48,10 @@ from geodata.areas import simplify_for_transport
 bp = Blueprint("console_places", __name__, url_prefix="/console")
 bp.after_request(remember_language)
 
-#: An upload not confirmed within this long is deleted at the next upload.
-UPLOAD_TTL_S = 3600
-SESSION_KEY = "zone_upload"
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
 
 def _admin() -> None:
     if g.operator.role != Role.ADMIN:
         raise Forbidden(N_("Det här kräver rollen %(roles)s"), roles=(Role.ADMIN,))
-
-
-def _upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "zone-uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _forget_old_uploads(folder: Path) -> None:
-    cutoff = time.time() - UPLOAD_TTL_S
-    for path in folder.glob("*.upload"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def _upload_path(token: str) -> Path | None:
-    if not TOKEN_RE.match(token or ""):
-        return None
-    return _upload_dir() / f"{token}.upload"
 
 
 # --- the import report in the reader's language ----------------------------------------
@@ -292,25 +262,12 @@ def upload_zones():
         flash(gettext("Välj en fil att ladda upp."), "error")
         return redirect(url_for(".zone_list") + "#upload")
     data = upload.read()
-    folder = _upload_dir()
-    _forget_old_uploads(folder)
-    old = session.pop(SESSION_KEY, None)
-    if isinstance(old, dict) and (old_path := _upload_path(str(old.get("token")))):
-        old_path.unlink(missing_ok=True)
     options = _options(request.form)
     preview = places.preview_zone_import(db.session, data, **options)
     db.session.rollback()
     token = None
     if preview.ok:
-        token = secrets.token_urlsafe(24)
-        path = _upload_path(token)
-        assert path is not None
-        path.write_bytes(data)
-        session[SESSION_KEY] = {
-            "token": token,
-            "filename": os.path.basename(upload.filename)[:255],
-            "options": options,
-        }
+        token = places.keep_upload(db.session, g.operator.id, upload.filename, data, options)
     audit.record(
         db.session,
         "zones_upload",
@@ -343,28 +300,23 @@ def confirm_zones():
     if not FlaskForm().validate_on_submit():
         flash(gettext("Formuläret hade gått ut. Försök igen."), "error")
         return redirect(url_for(".zone_list"))
-    pending = session.get(SESSION_KEY)
-    token = request.form.get("token", "")
-    path = _upload_path(token)
-    if (
-        not isinstance(pending, dict)
-        or pending.get("token") != token
-        or path is None
-        or not path.exists()
-    ):
+    pending = places.kept_upload(db.session, request.form.get("token", ""), g.operator.id)
+    if pending is None:
         flash(gettext("Uppladdningen finns inte längre. Ladda upp filen igen."), "error")
         return redirect(url_for(".zone_list") + "#upload")
+    filename = pending.filename
     try:
-        report = import_zones(db.session, path.read_bytes(), **pending.get("options", {}))
+        report = import_zones(db.session, pending.data, **pending.options)
     except ZoneImportError:
         db.session.rollback()
         flash(gettext("Filen gick inte längre att importera. Ladda upp den igen."), "error")
         return redirect(url_for(".zone_list") + "#upload")
+    db.session.delete(pending)
     places.record_import(
         db.session,
         "zones",
         by=g.operator.email,
-        filename=pending.get("filename", ""),
+        filename=filename,
         created=len(report.created),
         updated=len(report.updated),
     )
@@ -372,14 +324,12 @@ def confirm_zones():
         db.session,
         "zones_import",
         by=g.operator,
-        filename=pending.get("filename"),
+        filename=filename,
         created=report.created,
         updated=report.updated,
         repairs=len(report.repairs),
     )
     db.session.commit()
-    session.pop(SESSION_KEY, None)
-    path.unlink(missing_ok=True)
     flash(
         gettext(
             "Sparade %(num)s zoner: %(new)s nya, %(updated)s uppdaterade.",

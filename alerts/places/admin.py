@@ -1,6 +1,7 @@
 """Looking after places from the console: the zones per municipality, renaming a zone, an
-upload checked before it is saved, the register's size per municipality, and the record
-of each import (zones or addresses, from the console or the CLI).
+upload checked before it is saved (and kept in the database until its uploader confirms
+it), the register's size per municipality, and the record of each import (zones or
+addresses, from the console or the CLI).
 
 Each function takes a Session and never commits. The checks and the writing of an import
 are :func:`alerts.places.zones.import_zones`'s, run inside a savepoint that is rolled back
@@ -11,19 +12,23 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 import shapely
 from shapely.geometry import shape
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from alerts.db import rowcount
 from alerts.errors import NotFound, ValidationFailed
 from alerts.i18n import N_
-from alerts.places.models import Address, PlaceImport, Zone
+from alerts.orm import utcnow
+from alerts.places.models import Address, PlaceImport, Zone, ZoneUpload
 from alerts.places.zones import ZoneImportError, ZoneImportReport, import_zones
 from alerts.text import clean_text
 from geodata.crs import lon_lat_to_metric
@@ -34,6 +39,8 @@ MUNICIPALITY = "municipality"
 #: Refusals kept with an import's record (the count covers them all).
 REFUSALS_KEPT = 50
 ZONE_NAME_MAX = 200
+#: How long a checked upload waits for its confirmation.
+UPLOAD_TTL = timedelta(hours=1)
 
 
 @dataclass
@@ -69,6 +76,58 @@ def preview_zone_import(
         savepoint.rollback()
     session.expire_all()
     return preview
+
+
+def keep_upload(
+    session: Session,
+    operator_id: int,
+    filename: str,
+    data: bytes,
+    options: dict[str, Any],
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Keep a checked upload for its confirmation; answers its token. The operator's
+    earlier uploads and everyone's older than UPLOAD_TTL are forgotten."""
+    now = now or utcnow()
+    session.execute(
+        delete(ZoneUpload).where(
+            (ZoneUpload.operator_id == operator_id) | (ZoneUpload.created_at < now - UPLOAD_TTL)
+        )
+    )
+    token = secrets.token_urlsafe(24)
+    session.add(
+        ZoneUpload(
+            token=token,
+            operator_id=operator_id,
+            filename=os.path.basename(filename)[:255],
+            options=options,
+            data=data,
+            created_at=now,
+        )
+    )
+    return token
+
+
+def forget_old_uploads(session: Session, *, now: datetime | None = None) -> int:
+    """Delete the uploads nobody confirmed within UPLOAD_TTL (a scheduler job)."""
+    now = now or utcnow()
+    return rowcount(
+        session.execute(delete(ZoneUpload).where(ZoneUpload.created_at < now - UPLOAD_TTL))
+    )
+
+
+def kept_upload(
+    session: Session, token: str, operator_id: int, *, now: datetime | None = None
+) -> ZoneUpload | None:
+    """The upload ``token`` names, if ``operator_id`` uploaded it less than UPLOAD_TTL ago."""
+    now = now or utcnow()
+    upload = session.get(ZoneUpload, token) if token else None
+    if upload is None or upload.operator_id != operator_id:
+        return None
+    if upload.created_at < now - UPLOAD_TTL:
+        return None
+    return upload
 
 
 def rename_zone(session: Session, slug: str, name: str) -> tuple[Zone, str]:

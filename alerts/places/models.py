@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, String
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from alerts.orm import Base, utcnow
@@ -73,3 +73,21 @@ class PlaceImport(Base):
     refused: Mapped[int] = mapped_column(default=0)
     # The first refusals in words: [{"where": "line 12", "why": "..."}].
     refusals: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ZoneUpload(Base):
+    """A zone file an administrator uploaded and saw checked, kept until they confirm it.
+
+    In the database rather than on the web host's disk, so the confirming request may
+    land on any web process or host; forgotten after an hour (alerts.places.admin).
+    """
+
+    __tablename__ = "zone_uploads"
+
+    # secrets.token_urlsafe(24): unguessable, and only its uploader may confirm it.
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

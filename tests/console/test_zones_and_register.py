@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import feedparser
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from alerts.models import AuditEvent, Zone
-from tests.console.conftest import add_address, centre, notice_in_state
-from tests.factories import GESUNDA_BOX
+from alerts.orm import utcnow
+from tests.conftest import make_test_app
+from tests.console.conftest import add_address, centre, login, notice_in_state
+from tests.factories import GESUNDA_BOX, PASSWORD, create_operator
 from tests.geodata.helpers import collection, feature, square
 from tests.places.helpers import municipalities
 from tests.shapefiles import shapefile_zip
@@ -77,6 +80,57 @@ def test_a_repaired_upload_is_shown_and_saved_only_when_confirmed(session, offic
     assert "Uppladdningen finns inte längre" in client.get(again.location).get_data(as_text=True)
     actions = list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-2:] == ["zones_upload", "zones_import"]
+
+
+def test_the_confirmation_may_reach_another_web_process_but_only_for_the_uploader(
+    session, office, as_, database_url, tmp_path
+):
+    """Two web processes with instance folders of their own, as behind a load balancer:
+    one checks the upload, the other saves it, in another login of the same admin."""
+    from alerts.extensions import db
+
+    before = _zones(session)
+    data = collection(feature("Östra Mora", square(14.56, 60.95)))
+    page = _upload(as_("admin"), data, "zoner.geojson").get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    (tmp_path / "second").mkdir()
+    second = make_test_app(database_url, tmp_path / "second", VARSLA_ENGINE=db.engine)
+    create_operator(session, "admin", "admin2@test.varsla.se")
+    session.commit()
+
+    other_admin = second.test_client()
+    other_admin.post(
+        "/console/login", data={"email": "admin2@test.varsla.se", "password": PASSWORD}
+    )
+    refused = other_admin.post("/console/zones/upload/confirm", data={"token": token})
+    assert "Uppladdningen finns inte längre" in other_admin.get(refused.location).get_data(
+        as_text=True
+    )
+    assert _zones(session) == before
+
+    saved = login(second.test_client(), "admin").post(
+        "/console/zones/upload/confirm", data={"token": token}
+    )
+    assert saved.status_code == 302 and _zones(session) == before + 1
+
+
+def test_an_upload_left_unconfirmed_for_an_hour_is_gone(session, office, as_):
+    from alerts.places.models import ZoneUpload
+
+    client = as_("admin")
+    data = collection(feature("Östra Mora", square(14.56, 60.95)))
+    page = _upload(client, data, "zoner.geojson").get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    session.execute(update(ZoneUpload).values(created_at=utcnow() - timedelta(minutes=61)))
+    session.commit()
+    gone = client.post("/console/zones/upload/confirm", data={"token": token})
+    assert "Uppladdningen finns inte längre" in client.get(gone.location).get_data(as_text=True)
+    # The scheduler's job clears it away.
+    from alerts.places.admin import forget_old_uploads
+
+    assert forget_old_uploads(session) == 1
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(ZoneUpload)) == 0
 
 
 def test_a_broken_upload_is_refused_with_reasons_and_saves_nothing(session, office, as_):
