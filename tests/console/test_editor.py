@@ -216,3 +216,14 @@ def test_an_approved_notice_is_scheduled_from_the_console(session, office, as_):
     assert '<time datetime="2099-06-01T06:30:00+00:00">2099-06-01 08:30</time>' in page
     session.expire_all()
     assert session.get(Notice, notice.id).status == "scheduled"
+
+
+def test_the_console_maps_may_load_the_tile_server_but_never_be_framed(as_):
+    """The editor, notice and zone pages draw on the tile server's map: the policy must
+    let its images in (a console without tiles leaves operators drawing on a blank map)."""
+    client = as_("author")
+    for path in ("/console/notices/new", "/console/zones"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        img_src = next(part for part in csp.split("; ") if part.startswith("img-src"))
+        assert "https://tile.openstreetmap.org" in img_src, path
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
