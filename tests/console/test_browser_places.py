@@ -150,3 +150,32 @@ def test_the_editor_sets_the_promised_times_and_the_chart_is_drawn(chromium, liv
     assert "SMS: Sent" in page.locator("#delivery-chart-table").inner_text()
     axe_clean(page, "delivery chart")
     context.close()
+
+
+def test_the_circle_fields_sit_on_one_row_beside_their_labels(chromium, live):
+    """Latitude, longitude and radius are short fields on one row, each after its label;
+    full-width fields wrapped so that each label ended up beside the wrong field."""
+    _app, base = live
+    context, page = log_in(chromium, base, "author@test.varsla.se", "sv")
+    page.goto(f"{base}/console/notices/new")
+    page.wait_for_selector("#editor-map[data-map-ready='3']")
+    boxes = {
+        name: page.locator(selector).bounding_box()
+        for name, selector in {
+            "lat_label": "label[for=circle_lat]",
+            "lat": "#circle_lat",
+            "lon_label": "label[for=circle_lon]",
+            "lon": "#circle_lon",
+            "radius_label": "label[for=circle_radius]",
+            "radius": "#circle_radius",
+        }.items()
+    }
+    order = ["lat_label", "lat", "lon_label", "lon", "radius_label", "radius"]
+    lefts = [boxes[name]["x"] for name in order]
+    assert lefts == sorted(lefts), boxes
+    bottoms = {round(boxes[name]["y"] + boxes[name]["height"]) for name in ("lat", "lon", "radius")}
+    assert len(bottoms) == 1, boxes
+    search = page.locator("#address-search").bounding_box()
+    radius = page.locator("#address-radius").bounding_box()
+    assert abs(search["y"] - radius["y"]) < 10 and radius["width"] <= 160, (search, radius)
+    context.close()
