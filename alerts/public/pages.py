@@ -169,6 +169,7 @@ def index() -> Response:
             map=map_settings(),
             subscribe_url=subscribe_url(),
             retention_days=retention_days(),
+            zones=public.zone_entries(db.session),
         )
         return html, max((s.updated for s in snapshots), default=EPOCH)
 

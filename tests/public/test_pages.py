@@ -51,6 +51,21 @@ def test_home_lists_active_notices_with_map_data_and_how_to_subscribe(client, ne
     assert tree.xpath("//main[@id='main']") and tree.xpath("//footer")
 
 
+def test_home_names_each_zones_banner_code_and_feeds(client, newsroom):
+    """A news site reading the embed snippet learns what to write in data-zone, and where
+    one zone's feed is: the snippet used to say data-zone="…" and nothing listed the codes."""
+    _, tree = page(client, "/?lang=en")
+    snippet = tree.xpath("string(//section[@aria-labelledby='feeds-heading']//pre)")
+    assert 'data-zone="bergkarlas"' in snippet  # a real code, the first zone by name
+    entries = [text_of(li) for li in tree.xpath("//ul[@aria-labelledby='zones-heading']/li")]
+    assert entries == ["Bergkarlås: bergkarlas (RSS, Atom)", "Gesunda: gesunda (RSS, Atom)"]
+    links = tree.xpath("//ul[@aria-labelledby='zones-heading']//a/@href")
+    assert "/feeds/zones/gesunda.rss?lang=en" in links
+    assert "/feeds/zones/gesunda.atom?lang=en" in links
+    assert client.get("/feeds/zones/gesunda.rss?lang=en").status_code == 200
+    assert "the code to write in data-zone" in text_of(tree)
+
+
 def test_notice_page_has_text_area_and_timeline(client, newsroom):
     nid = newsroom.publish()
     newsroom.update(
