@@ -56,6 +56,35 @@ def test_errors_are_listed_and_linked_to_their_fields(register, client, fake_twi
     assert fake_twilio.messages == []
 
 
+def test_every_field_at_fault_is_named_at_once_in_the_pages_order(register, client, fake_twilio):
+    """A resident with a misspelt address, a landline and half an email heard of the
+    landline only, and of the next mistake after correcting it."""
+    form = {"address": "Gesundavägen 55", "phone": "08-123 456 78", "email": "anna@"}
+    response = client.post("/subscribe", data=form)
+    assert response.status_code == 422
+    tree = tree_of(response)
+    links = tree.xpath("//div[@id='error-summary']//a/@href")
+    assert links == ["#address", "#phone", "#email"]
+    for name in ("address", "phone", "email"):
+        assert tree.xpath(f"//input[@id='{name}']/@aria-invalid") == ["true"], name
+    assert "inget mobilnummer" in tree.xpath("string(//p[@id='phone-error'])")
+    assert "ingen e-postadress" in tree.xpath("string(//p[@id='email-error'])")
+    assert "Gesundavägen 5, 792 90 Sollerön" in tree.xpath("//div[@class='suggestions']//li/text()")
+    assert fake_twilio.messages == []
+
+
+def test_the_api_names_every_field_at_fault_and_the_first_as_before(register, client):
+    answer = client.post(
+        "/api/v1/subscriptions",
+        json={"address": "Gesundavägen 55", "phone": "08-123 456 78", "email": "anna@"},
+    )
+    assert answer.status_code == 422
+    problem = answer.get_json()
+    assert problem["field"] == "phone"
+    assert [e["field"] for e in problem["errors"]] == ["phone", "email", "address"]
+    assert "Gesundavägen 5, 792 90 Sollerön" in [s["label"] for s in problem["suggestions"]]
+
+
 def test_an_unknown_address_shows_the_closest_ones(register, client):
     response = client.post("/subscribe", data={"address": "Gesundavägen 55", "phone": PHONE})
     assert response.status_code == 422
