@@ -294,7 +294,7 @@ def _subscriber(token: str) -> Subscriber:
 
 def _manage_page(
     subscriber: Subscriber, token: str, *, errors: dict[str, str] | None = None,
-    saved: str = "", status: int = 200, form: Any = None,
+    saved: str = "", status: int = 200, form: Any = None, prefs: Any = None,
 ) -> Response:  # fmt: skip
     body = render_template(
         "residents/manage.html",
@@ -303,6 +303,7 @@ def _manage_page(
         errors=errors or {},
         saved=saved,
         form=form or {},
+        prefs=prefs,
         paused=subscriber.paused_until is not None
         and subscriber.paused_until > datetime.now(LOCAL_TZ),
     )
@@ -347,7 +348,8 @@ def save_preferences(token: str) -> Response:
         )
     except ValidationFailed as exc:
         db.session.rollback()
-        return _manage_page(_subscriber(token), token, errors=_errors_of(exc), status=422)
+        errors = _errors_of(exc)
+        return _manage_page(_subscriber(token), token, errors=errors, status=422, prefs=form)
     db.session.commit()
     return _saved(token, "preferences")
 

@@ -176,6 +176,27 @@ def test_the_manage_page_changes_what_arrives(register, client, db_session, fake
     assert db_session.scalars(select(Subscriber)).one().sms_opted_out_at is not None
 
 
+def test_a_refused_save_on_the_manage_page_keeps_the_choices_made(register, client, fake_twilio):
+    """A past pause date was refused, and the page came back with the stored choices: the
+    categories unticked, the language and the date typed were gone."""
+    manage = signed_up(client, fake_twilio)
+    refused = client.post(
+        manage + "/preferences",
+        data={"language": "en", "categories": ["water", "electricity"],
+              "paused_until": "2020-01-01"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    tree = tree_of(refused)
+    assert tree.xpath("//input[@name='categories'][@checked]/@value") == ["water", "electricity"]
+    assert tree.xpath("//input[@name='language'][@checked]/@value") == ["en"]
+    assert tree.xpath("//input[@id='paused_until']/@value") == ["2020-01-01"]
+    assert tree.xpath("//input[@id='channel-sms'][@checked]") == []  # unticked stays unticked
+    assert tree.xpath("//input[@id='paused_until']/@aria-invalid") == ["true"]
+    fresh = tree_of(client.get(manage))  # nothing was saved: the stored choices again
+    assert len(fresh.xpath("//input[@name='categories'][@checked]")) == 7
+    assert fresh.xpath("//input[@id='channel-sms'][@checked]")
+
+
 def test_a_new_link_revokes_the_old_ones(register, client, fake_twilio):
     manage = signed_up(client, fake_twilio)
     fake_twilio.clear()
