@@ -85,6 +85,18 @@ def test_the_api_names_every_field_at_fault_and_the_first_as_before(register, cl
     assert "Gesundavägen 5, 792 90 Sollerön" in [s["label"] for s in problem["suggestions"]]
 
 
+def test_no_category_ticked_is_refused_with_none_ticked_again(register, client, fake_twilio):
+    """ "Choose at least one kind" stood above seven ticked boxes: the page ticked them all."""
+    form = {"address": HOME, "phone": PHONE, "categories_shown": "1"}
+    tree = tree_of(client.post("/subscribe", data=form))
+    assert tree.xpath("//div[@id='error-summary']//a/@href") == ["#categories"]
+    assert tree.xpath("//input[@name='categories'][@checked]") == []
+    some = {**form, "email": "anna@", "categories": ["water", "roads"]}
+    tree = tree_of(client.post("/subscribe", data=some))
+    assert tree.xpath("//input[@name='categories'][@checked]/@value") == ["water", "roads"]
+    assert fake_twilio.messages == []
+
+
 def test_an_unknown_address_shows_the_closest_ones(register, client):
     response = client.post("/subscribe", data={"address": "Gesundavägen 55", "phone": PHONE})
     assert response.status_code == 422
