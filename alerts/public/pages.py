@@ -221,5 +221,9 @@ def archive() -> str:
 
 @bp.get("/accessibility")
 def accessibility() -> str:
-    """Tillgänglighetsredogörelse (Swedish DOS law, WCAG 2.1 AA)."""
-    return render_template("public/accessibility.html")
+    """Tillgänglighetsredogörelse (Swedish DOS law, WCAG 2.1 AA), naming who runs the
+    service and how to reach them (``VARSLA_ORG_NAME``, ``VARSLA_ORG_CONTACT``)."""
+    config = settings()
+    return render_template(
+        "public/accessibility.html", org_name=config.org_name, org_contact=config.org_contact
+    )

@@ -169,6 +169,22 @@ def test_accessibility_statement(client):
     assert headings[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(headings))
 
 
+def test_the_accessibility_statement_names_the_organisation_and_its_contact(database_url, tmp_path):
+    """It read " is responsible for this website" and "contact ." with nobody named."""
+    from tests.conftest import running_app
+
+    config = {"VARSLA_ORG_NAME": "Motala kommun", "VARSLA_ORG_CONTACT": "0141-22 50 00"}
+    with running_app(database_url, tmp_path, **config) as app:
+        client = app.test_client()
+        _, tree = page(client, "/accessibility?lang=en")
+        body = text_of(tree)
+        assert body.count("Motala kommun") >= 3
+        assert "contact Motala kommun." in body and "tell Motala kommun so that" in body
+        assert "Contact Motala kommun: 0141-22 50 00." in body
+        _, tree = page(client, "/accessibility?lang=sv")
+        assert "Motala kommun står bakom den här webbplatsen" in text_of(tree)
+
+
 def test_static_assets_are_served_from_the_app(client):
     for path in (
         "/static/vendor/leaflet/leaflet.js",
