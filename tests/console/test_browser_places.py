@@ -179,3 +179,32 @@ def test_the_circle_fields_sit_on_one_row_beside_their_labels(chromium, live):
     radius = page.locator("#address-radius").bounding_box()
     assert abs(search["y"] - radius["y"]) < 10 and radius["width"] <= 160, (search, radius)
     context.close()
+
+
+def test_the_dashboard_table_scrolls_on_a_phone_rather_than_break_words(chromium, live):
+    """At 375 px the notice lists broke words letter by letter ("Sta/tus", "Bor/ens/ber/g")
+    to fit; the table now keeps whole words and scrolls inside its box."""
+    from sqlalchemy import select
+
+    from alerts.extensions import db
+    from alerts.models import Operator
+    from alerts.notices.operations import create_notice
+    from alerts.notices.schemas import NoticeIn
+
+    _app, base = live
+    session = db.sessionmaker()
+    author = session.scalars(select(Operator).where(Operator.email == "author@test.varsla.se"))
+    create_notice(session, NoticeIn.model_validate(notice_payload()), by=author.one())
+    session.commit()
+    session.close()
+    context, page = log_in(chromium, base, "author@test.varsla.se", "en")
+    page.goto(f"{base}/console/")
+    page.set_viewport_size({"width": 375, "height": 800})
+    lines = page.eval_on_selector_all(
+        "table.notices th, table.notices td:nth-child(3), table.notices td:nth-child(4)",
+        "els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return [e.textContent.trim(), r.getClientRects().length]; })",
+    )
+    assert lines and all(count == 1 for _text, count in lines), lines
+    axe_clean(page, "dashboard")
+    context.close()
