@@ -56,12 +56,13 @@ def varsla(*args: str, check: bool = True) -> int:
 def start(argv: list[str]) -> int:
     """Install, migrate, load the demo and serve everything in one process."""
     ensure_venv("")
-    varsla("db", "upgrade")
-    varsla("demo")
     port = argv[0] if argv else os.environ.get("PORT", "5000")
     host = os.environ.get("HOST", "127.0.0.1")
-    # Links in messages, feeds and the banner snippet point at this server unless told otherwise.
+    # Links in messages, feeds, the banner snippet and the demo's "open …/console/" point at
+    # this server unless told otherwise.
     os.environ.setdefault("VARSLA_BASE_URL", f"http://{host}:{port}")
+    varsla("db", "upgrade")
+    varsla("demo")
     return varsla("serve", "--host", host, "--port", port, check=False)
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.config import settings
 from alerts.i18n import cli_gettext as _
 from alerts.operators.auth import create_operator
 from alerts.operators.models import Operator, Role
@@ -78,7 +79,8 @@ def load_demo(session: Session) -> Iterator[str]:
     yield from _operators(session)
     yield from _subscribers(session)
     yield ""
-    yield _("Starta med `varsla serve` och öppna http://127.0.0.1:5000/console/ för att logga in.")
+    console = settings().base_url.rstrip("/") + "/console/"
+    yield _("Starta med `varsla serve` och öppna %(url)s för att logga in.", url=console)
     yield _("Inget skickas på riktigt förrän Twilio och SMTP är inställda: se konsolens utkorg.")
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from alerts.models import Address, Notice, Operator, Subscriber, SubscriberLocation, Zone
 from alerts.operators.auth import authenticate
 from alerts.places.targeting import subscriber_ids_in_area
+from tests.conftest import running_app
 from tests.factories import api_headers, notice_payload
 from tests.places.helpers import count
 
@@ -105,3 +106,11 @@ def test_a_notice_on_gesunda_finds_the_demo_subscribers_there(runner, session, c
             select(SubscriberLocation).where(SubscriberLocation.subscriber_id.in_(found))
         )
     )
+
+
+def test_the_demo_says_where_this_installation_serves_its_console(database_url, tmp_path):
+    """`PORT=5077 python3 dev.py start` printed "open http://127.0.0.1:5000/console/"."""
+    with running_app(database_url, tmp_path, VARSLA_BASE_URL="http://127.0.0.1:5077") as app:
+        output = app.test_cli_runner().invoke(args=["demo"]).output
+    assert "open http://127.0.0.1:5077/console/ to log in" in output
+    assert ":5000" not in output

@@ -236,7 +236,11 @@ def _editor_post(mode: str, notice: Notice | None):
     if not FlaskForm().validate_on_submit():
         abort(400)
     if request.form.get("do") == "fill":
-        draft.fill_from_template(db.session)
+        try:
+            draft.fill_from_template(db.session)
+        except ValidationFailed as exc:
+            refused = errors_by_field(exc.errors or [])
+            return _editor(draft, mode=mode, notice=notice, errors=refused, status=422)
         return _editor(draft, mode=mode, notice=notice)
     try:
         _check_municipalities(draft)

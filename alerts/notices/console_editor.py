@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from alerts.errors import FieldError
+from alerts.errors import FieldError, ValidationFailed
 from alerts.i18n import N_
 from alerts.notices.models import NoticeRevision
 from alerts.notices.notice_templates import TEMPLATES, fill_template
@@ -114,12 +114,20 @@ class Draft:
         return draft
 
     def fill_from_template(self, session: Session) -> None:
-        """Put the template's texts (with the place) into the text fields, to edit."""
+        """Put the template's texts (with the place) into the text fields, to edit.
+
+        Refused, naming the place field, while there is neither a place name nor a zone:
+        the texts would read "Koka vattnet i" and be saved and sent that way."""
         if self.template not in TEMPLATES:
             return
         place = self.place or ", ".join(
             session.scalars(select(Zone.name).where(Zone.slug.in_(self.zones)))
         )
+        if not place:
+            raise ValidationFailed.on(
+                "template_values.place",
+                N_("ange ett platsnamn: mallen behöver det och området har inga zoner"),
+            )
         template, texts = fill_template(
             self.template,
             place=place,

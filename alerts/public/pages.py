@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,6 +32,7 @@ from alerts.extensions import db
 from alerts.public import queries as public
 from alerts.public.feed_views import current_snapshots, retention_days
 from alerts.public.serving import Rendered, serve
+from alerts.web.headers import strict_csp
 from alerts.web.templating import current_lang, remember_language
 from channels.banner import ordered, palette_key
 from channels.base import NoticeSnapshot
@@ -53,31 +53,9 @@ bp = Blueprint("public", __name__)
 ARCHIVE_PAGE_SIZE = 20
 
 
-def tile_source(url: str) -> str:
-    """The CSP source of a tile URL template: ``https://{s}.tile.x/…`` -> ``https://*.tile.x``."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
-
-
 def content_security_policy() -> str:
-    tiles = tile_source(settings().tile_url)
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            f"img-src 'self' data:{' ' + tiles if tiles else ''}",
-            "connect-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'self'",
-        ]
-    )
+    """The strict policy, but these pages may be framed by this origin."""
+    return strict_csp(settings().tile_url, frame_ancestors="'self'")
 
 
 @bp.after_request
@@ -191,6 +169,7 @@ def index() -> Response:
             map=map_settings(),
             subscribe_url=subscribe_url(),
             retention_days=retention_days(),
+            zones=public.zone_entries(db.session),
         )
         return html, max((s.updated for s in snapshots), default=EPOCH)
 
@@ -242,5 +221,9 @@ def archive() -> str:
 
 @bp.get("/accessibility")
 def accessibility() -> str:
-    """Tillgänglighetsredogörelse (Swedish DOS law, WCAG 2.1 AA)."""
-    return render_template("public/accessibility.html")
+    """Tillgänglighetsredogörelse (Swedish DOS law, WCAG 2.1 AA), naming who runs the
+    service and how to reach them (``VARSLA_ORG_NAME``, ``VARSLA_ORG_CONTACT``)."""
+    config = settings()
+    return render_template(
+        "public/accessibility.html", org_name=config.org_name, org_contact=config.org_contact
+    )

@@ -97,6 +97,21 @@ def get_zone(session: Session, slug: str) -> Zone:
     return zone
 
 
+@dataclass(frozen=True)
+class ZoneEntry:
+    """A zone as a web site embedding the banner or following a zone's feed needs it."""
+
+    slug: str
+    name: str
+    kind: str
+
+
+def zone_entries(session: Session) -> list[ZoneEntry]:
+    """Every zone's slug, name and kind, by name (not its geometry)."""
+    rows = session.execute(select(Zone.slug, Zone.name, Zone.kind).order_by(Zone.name, Zone.slug))
+    return [ZoneEntry(slug, name, kind) for slug, name, kind in rows]
+
+
 @lru_cache(maxsize=4096)
 def _geometry(key: tuple[str, int], geojson_text: str) -> tuple[BaseGeometry, PreparedGeometry]:
     geometry = shape(json.loads(geojson_text))

@@ -67,6 +67,19 @@ class UnknownAddress(ValidationFailed):
         self.suggestions = suggestions
 
 
+class InvalidSignup(ValidationFailed):
+    """Several fields of a sign-up at fault at once, each named; the first as the only one
+    would be (the API's ``field``), the address's suggestions as :class:`UnknownAddress`'s."""
+
+    def __init__(self, problems: list[ValidationFailed]) -> None:
+        first = problems[0]
+        errors = [error for problem in problems for error in problem.errors]
+        super().__init__(first.message, errors=errors, **first.params)
+        self.field = first.field
+        found = [s for problem in problems for s in getattr(problem, "suggestions", None) or []]
+        self.suggestions: list[dict[str, Any]] | None = found or None
+
+
 @dataclass(frozen=True)
 class Place:
     address_id: int
@@ -132,14 +145,35 @@ def check_request(
     language: str,
     categories: list[str] | None,
 ) -> SignupRequest:
-    """Every field checked; the first problem found is raised naming its field."""
-    phone_e164 = mobile_number(phone, config.sms_country_codes) if phone else None
-    email_norm = email_address(email) if email else None
-    if not (phone_e164 or email_norm):
-        raise ValidationFailed.on("phone", _("Ange ett mobilnummer, en e-postadress eller båda."))
+    """Every field checked, and every problem raised at once, each naming its field (a
+    resident corrects them all in one go): the contacts', the categories', the address's.
+    One problem is raised as it is; several as :class:`InvalidSignup`."""
+    problems: list[ValidationFailed] = []
+    phone_e164 = email_norm = None
+    try:
+        phone_e164 = mobile_number(phone, config.sms_country_codes) if phone else None
+    except ValidationFailed as exc:
+        problems.append(exc)
+    try:
+        email_norm = email_address(email) if email else None
+    except ValidationFailed as exc:
+        problems.append(exc)
+    if not (phone or email):
+        problems.append(
+            ValidationFailed.on("phone", _("Ange ett mobilnummer, en e-postadress eller båda."))
+        )
     if categories is not None and not categories:
-        raise ValidationFailed.on("categories", _("Välj minst ett slags störning."))
-    place = find_place(session, address=address, address_id=address_id)
+        problems.append(ValidationFailed.on("categories", _("Välj minst ett slags störning.")))
+    place: Place | None = None
+    try:
+        place = find_place(session, address=address, address_id=address_id)
+    except ValidationFailed as exc:
+        problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InvalidSignup(problems)
+    assert place is not None
     return SignupRequest(place, phone_e164, email_norm, language, categories)
 
 

@@ -77,6 +77,14 @@ def _errors_of(exc: DomainError) -> dict[str, str]:
     return found
 
 
+#: The sign-up form's fields as the page shows them, so the error summary lists them so.
+_SIGNUP_FIELDS = ["address", "address_id", "phone", "email", "categories"]
+
+
+def _page_order(field: str) -> int:
+    return _SIGNUP_FIELDS.index(field) if field in _SIGNUP_FIELDS else len(_SIGNUP_FIELDS)
+
+
 def _too_many(exc: RateLimited, template: str, **context: Any) -> Response:
     response = Response(
         render_template(template, errors={exc.errors[0].field if exc.errors else "form": exc.detail},
@@ -130,9 +138,11 @@ def subscribe() -> Any:
         return _too_many(exc, "residents/subscribe.html", form=form, suggestions=[])
     except ValidationFailed as exc:
         db.session.rollback()
-        suggestions = getattr(exc, "suggestions", [])
+        suggestions = getattr(exc, "suggestions", None) or []
+        errors = _errors_of(exc)
+        errors = {f: errors[f] for f in sorted(errors, key=_page_order)}
         body = render_template(
-            "residents/subscribe.html", form=form, errors=_errors_of(exc), suggestions=suggestions
+            "residents/subscribe.html", form=form, errors=errors, suggestions=suggestions
         )
         return Response(body, status=422)
     token = pending_token(config.secret_key, result.subscriber.id)
@@ -284,7 +294,7 @@ def _subscriber(token: str) -> Subscriber:
 
 def _manage_page(
     subscriber: Subscriber, token: str, *, errors: dict[str, str] | None = None,
-    saved: str = "", status: int = 200, form: Any = None,
+    saved: str = "", status: int = 200, form: Any = None, prefs: Any = None,
 ) -> Response:  # fmt: skip
     body = render_template(
         "residents/manage.html",
@@ -293,6 +303,7 @@ def _manage_page(
         errors=errors or {},
         saved=saved,
         form=form or {},
+        prefs=prefs,
         paused=subscriber.paused_until is not None
         and subscriber.paused_until > datetime.now(LOCAL_TZ),
     )
@@ -337,7 +348,8 @@ def save_preferences(token: str) -> Response:
         )
     except ValidationFailed as exc:
         db.session.rollback()
-        return _manage_page(_subscriber(token), token, errors=_errors_of(exc), status=422)
+        errors = _errors_of(exc)
+        return _manage_page(_subscriber(token), token, errors=errors, status=422, prefs=form)
     db.session.commit()
     return _saved(token, "preferences")
 

@@ -166,6 +166,13 @@ ACTION: dict[str, LazyString] = {
     "update": lazy_gettext("uppdatera"),
 }
 
+# A zone's kind: free text from its import (``--kind``); these are the ones Varsla names.
+ZONE_KIND: dict[str, LazyString] = {
+    "municipality": lazy_gettext("Kommun"),
+    "zone": lazy_gettext("Zon"),
+    "water_supply": lazy_gettext("Vattenförsörjningsområde"),
+}
+
 TABLES: dict[str, Mapping[str, LazyString]] = {
     "notice_status": NOTICE_STATUS,
     "revision_state": REVISION_STATE,
@@ -182,6 +189,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "template": TEMPLATE,
     "audit_action": AUDIT_ACTION,
     "action": ACTION,
+    "zone_kind": ZONE_KIND,
 }
 
 # A domain error's parameters that name values, and the table that words them.

@@ -7,6 +7,7 @@ console and the public pages alike:
 - ``lang``: ``sv`` or ``en``, the page's language (``<html lang>``);
 - ``value|localtime`` (``2026-11-24 08:15``), ``value|localtime(seconds=True)``:
   a UTC time or ISO string on a Swedish clock;
+- ``value|decimal(digits)``: a number as the reader writes it (``3 125,7``, ``3,125.7``);
 - ``label(kind, value)``: a stored value in words; ``error_message(exc)``,
   ``field_message(error)``: a domain error in words (``alerts.web.labels``).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import Flask, Response, request
 from flask_babel import get_locale, refresh
 
@@ -33,6 +35,12 @@ def localtime_filter(value: datetime | str | None, seconds: bool = False) -> str
     return local_time(value, SECONDS if seconds else MINUTES)
 
 
+def decimal_filter(value: float, digits: int = 1) -> str:
+    """``value`` with ``digits`` decimals in the reader's language: ``1,00`` in Swedish."""
+    pattern = "#,##0." + "0" * digits if digits > 0 else "#,##0"
+    return format_decimal(value, format=pattern, locale=current_lang())
+
+
 def init_app(app: Flask) -> None:
     """Register the ``localtime`` filter, ``label`` and ``lang`` for all templates; a fresh
     locale for each request."""
@@ -40,6 +48,7 @@ def init_app(app: Flask) -> None:
     # context is already pushed (tests, CLI): choose it anew for each request.
     app.before_request(refresh)
     app.jinja_env.filters["localtime"] = localtime_filter
+    app.jinja_env.filters["decimal"] = decimal_filter
     app.jinja_env.globals.update(
         label=label, error_message=error_message, field_message=field_message
     )

@@ -150,3 +150,61 @@ def test_the_editor_sets_the_promised_times_and_the_chart_is_drawn(chromium, liv
     assert "SMS: Sent" in page.locator("#delivery-chart-table").inner_text()
     axe_clean(page, "delivery chart")
     context.close()
+
+
+def test_the_circle_fields_sit_on_one_row_beside_their_labels(chromium, live):
+    """Latitude, longitude and radius are short fields on one row, each after its label;
+    full-width fields wrapped so that each label ended up beside the wrong field."""
+    _app, base = live
+    context, page = log_in(chromium, base, "author@test.varsla.se", "sv")
+    page.goto(f"{base}/console/notices/new")
+    page.wait_for_selector("#editor-map[data-map-ready='3']")
+    boxes = {
+        name: page.locator(selector).bounding_box()
+        for name, selector in {
+            "lat_label": "label[for=circle_lat]",
+            "lat": "#circle_lat",
+            "lon_label": "label[for=circle_lon]",
+            "lon": "#circle_lon",
+            "radius_label": "label[for=circle_radius]",
+            "radius": "#circle_radius",
+        }.items()
+    }
+    order = ["lat_label", "lat", "lon_label", "lon", "radius_label", "radius"]
+    lefts = [boxes[name]["x"] for name in order]
+    assert lefts == sorted(lefts), boxes
+    bottoms = {round(boxes[name]["y"] + boxes[name]["height"]) for name in ("lat", "lon", "radius")}
+    assert len(bottoms) == 1, boxes
+    search = page.locator("#address-search").bounding_box()
+    radius = page.locator("#address-radius").bounding_box()
+    assert abs(search["y"] - radius["y"]) < 10 and radius["width"] <= 160, (search, radius)
+    context.close()
+
+
+def test_the_dashboard_table_scrolls_on_a_phone_rather_than_break_words(chromium, live):
+    """At 375 px the notice lists broke words letter by letter ("Sta/tus", "Bor/ens/ber/g")
+    to fit; the table now keeps whole words and scrolls inside its box."""
+    from sqlalchemy import select
+
+    from alerts.extensions import db
+    from alerts.models import Operator
+    from alerts.notices.operations import create_notice
+    from alerts.notices.schemas import NoticeIn
+
+    _app, base = live
+    session = db.sessionmaker()
+    author = session.scalars(select(Operator).where(Operator.email == "author@test.varsla.se"))
+    create_notice(session, NoticeIn.model_validate(notice_payload()), by=author.one())
+    session.commit()
+    session.close()
+    context, page = log_in(chromium, base, "author@test.varsla.se", "en")
+    page.goto(f"{base}/console/")
+    page.set_viewport_size({"width": 375, "height": 800})
+    lines = page.eval_on_selector_all(
+        "table.notices th, table.notices td:nth-child(3), table.notices td:nth-child(4)",
+        "els => els.map(e => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return [e.textContent.trim(), r.getClientRects().length]; })",
+    )
+    assert lines and all(count == 1 for _text, count in lines), lines
+    axe_clean(page, "dashboard")
+    context.close()

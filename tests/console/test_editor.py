@@ -216,3 +216,31 @@ def test_an_approved_notice_is_scheduled_from_the_console(session, office, as_):
     assert '<time datetime="2099-06-01T06:30:00+00:00">2099-06-01 08:30</time>' in page
     session.expire_all()
     assert session.get(Notice, notice.id).status == "scheduled"
+
+
+def test_the_console_maps_may_load_the_tile_server_but_never_be_framed(as_):
+    """The editor, notice and zone pages draw on the tile server's map: the policy must
+    let its images in (a console without tiles leaves operators drawing on a blank map)."""
+    client = as_("author")
+    for path in ("/console/notices/new", "/console/zones"):
+        csp = client.get(path).headers["Content-Security-Policy"]
+        img_src = next(part for part in csp.split("; ") if part.startswith("img-src"))
+        assert "https://tile.openstreetmap.org" in img_src, path
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+
+
+def test_fill_from_template_without_a_place_or_zone_asks_for_a_place(as_):
+    """The template box comes first on the page; filling it before the area was chosen put
+    "Koka vattnet i" with nothing after it into the texts, ready to be saved and sent."""
+    client = as_("author")
+    answer = client.post("/console/notices/new", data={"template": "boil_water", "do": "fill"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    error = re.search(r'<p class="field-error" id="err-place">([^<]+)</p>', page)
+    assert error and "ange ett platsnamn" in error.group(1)
+    assert "Koka vattnet i" not in page
+    with_zone = client.post(
+        "/console/notices/new",
+        data={"template": "boil_water", "do": "fill", "zones": ["gesunda"]},
+    ).get_data(as_text=True)
+    assert 'value="Koka vattnet i Gesunda"' in with_zone

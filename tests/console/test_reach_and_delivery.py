@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from alerts.models import Delivery
 from tests.console.conftest import (
@@ -163,3 +164,14 @@ def test_delivery_counts_as_json_and_csv_with_formulas_neutralised(session, offi
     assert "'-2+3" in cells and "'@SUM(A1)" in cells
     assert not any(cell[:1] in "=+-@" for cell in cells if cell)
     assert ["1", "SMS", "Levererat", "1"] in rows
+
+
+def test_the_sms_cost_is_written_as_the_reader_writes_numbers(session, office, as_):
+    """ "1.00 kr" on a Swedish page reads as a typo; Swedish writes "1,00 kr"."""
+    _people(session)
+    notice = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    swedish = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    assert re.search(r"Kostnad: \d+,\d\d kr per mottagare, \d+,\d\d kr för 1 mottagare", swedish)
+    english = client.get(f"/console/notices/{notice.id}?lang=en").get_data(as_text=True)
+    assert re.search(r"Cost: SEK \d+\.\d\d per recipient", english)

@@ -262,3 +262,17 @@ def test_the_register_page_shows_its_size_and_last_import(session, office, as_, 
     assert "2 (2 nya, 0 uppdaterade)" in last
     assert re.search(r"inte gick att läsa</dt><dd>1<", last)
     assert "line 4" in page
+
+
+def test_the_zone_list_words_kinds_and_areas_in_the_consoles_language(session, office, as_):
+    """The kind column showed the stored 'municipality' and 'water_supply' on a Swedish
+    page, and areas with a decimal point."""
+    client = as_("author")
+    swedish = client.get("/console/zones").get_data(as_text=True)
+    mora = re.search(r'<tr id="zone-mora".*?</tr>', swedish, re.S).group(0)
+    gesunda = re.search(r'<tr id="zone-gesunda".*?</tr>', swedish, re.S).group(0)
+    assert "<td>Kommun</td>" in mora and "<td>Vattenförsörjningsområde</td>" in gesunda
+    assert re.search(r"<td>\d+,\d</td>", mora) and "municipality" not in swedish.split("<tbody")[1]
+    english = client.get("/console/zones?lang=en").get_data(as_text=True)
+    mora = re.search(r'<tr id="zone-mora".*?</tr>', english, re.S).group(0)
+    assert "<td>Municipality</td>" in mora and re.search(r"<td>\d+\.\d</td>", mora)

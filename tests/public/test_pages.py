@@ -51,6 +51,21 @@ def test_home_lists_active_notices_with_map_data_and_how_to_subscribe(client, ne
     assert tree.xpath("//main[@id='main']") and tree.xpath("//footer")
 
 
+def test_home_names_each_zones_banner_code_and_feeds(client, newsroom):
+    """A news site reading the embed snippet learns what to write in data-zone, and where
+    one zone's feed is: the snippet used to say data-zone="…" and nothing listed the codes."""
+    _, tree = page(client, "/?lang=en")
+    snippet = tree.xpath("string(//section[@aria-labelledby='feeds-heading']//pre)")
+    assert 'data-zone="bergkarlas"' in snippet  # a real code, the first zone by name
+    entries = [text_of(li) for li in tree.xpath("//ul[@aria-labelledby='zones-heading']/li")]
+    assert entries == ["Bergkarlås: bergkarlas (RSS, Atom)", "Gesunda: gesunda (RSS, Atom)"]
+    links = tree.xpath("//ul[@aria-labelledby='zones-heading']//a/@href")
+    assert "/feeds/zones/gesunda.rss?lang=en" in links
+    assert "/feeds/zones/gesunda.atom?lang=en" in links
+    assert client.get("/feeds/zones/gesunda.rss?lang=en").status_code == 200
+    assert "the code to write in data-zone" in text_of(tree)
+
+
 def test_notice_page_has_text_area_and_timeline(client, newsroom):
     nid = newsroom.publish()
     newsroom.update(
@@ -152,6 +167,22 @@ def test_accessibility_statement(client):
         assert words in body
     headings = [int(h.tag[1]) for h in tree.xpath("//main//*[self::h1 or self::h2 or self::h3]")]
     assert headings[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(headings))
+
+
+def test_the_accessibility_statement_names_the_organisation_and_its_contact(database_url, tmp_path):
+    """It read " is responsible for this website" and "contact ." with nobody named."""
+    from tests.conftest import running_app
+
+    config = {"VARSLA_ORG_NAME": "Motala kommun", "VARSLA_ORG_CONTACT": "0141-22 50 00"}
+    with running_app(database_url, tmp_path, **config) as app:
+        client = app.test_client()
+        _, tree = page(client, "/accessibility?lang=en")
+        body = text_of(tree)
+        assert body.count("Motala kommun") >= 3
+        assert "contact Motala kommun." in body and "tell Motala kommun so that" in body
+        assert "Contact Motala kommun: 0141-22 50 00." in body
+        _, tree = page(client, "/accessibility?lang=sv")
+        assert "Motala kommun står bakom den här webbplatsen" in text_of(tree)
 
 
 def test_static_assets_are_served_from_the_app(client):

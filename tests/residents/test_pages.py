@@ -56,6 +56,47 @@ def test_errors_are_listed_and_linked_to_their_fields(register, client, fake_twi
     assert fake_twilio.messages == []
 
 
+def test_every_field_at_fault_is_named_at_once_in_the_pages_order(register, client, fake_twilio):
+    """A resident with a misspelt address, a landline and half an email heard of the
+    landline only, and of the next mistake after correcting it."""
+    form = {"address": "Gesundavägen 55", "phone": "08-123 456 78", "email": "anna@"}
+    response = client.post("/subscribe", data=form)
+    assert response.status_code == 422
+    tree = tree_of(response)
+    links = tree.xpath("//div[@id='error-summary']//a/@href")
+    assert links == ["#address", "#phone", "#email"]
+    for name in ("address", "phone", "email"):
+        assert tree.xpath(f"//input[@id='{name}']/@aria-invalid") == ["true"], name
+    assert "inget mobilnummer" in tree.xpath("string(//p[@id='phone-error'])")
+    assert "ingen e-postadress" in tree.xpath("string(//p[@id='email-error'])")
+    assert "Gesundavägen 5, 792 90 Sollerön" in tree.xpath("//div[@class='suggestions']//li/text()")
+    assert fake_twilio.messages == []
+
+
+def test_the_api_names_every_field_at_fault_and_the_first_as_before(register, client):
+    answer = client.post(
+        "/api/v1/subscriptions",
+        json={"address": "Gesundavägen 55", "phone": "08-123 456 78", "email": "anna@"},
+    )
+    assert answer.status_code == 422
+    problem = answer.get_json()
+    assert problem["field"] == "phone"
+    assert [e["field"] for e in problem["errors"]] == ["phone", "email", "address"]
+    assert "Gesundavägen 5, 792 90 Sollerön" in [s["label"] for s in problem["suggestions"]]
+
+
+def test_no_category_ticked_is_refused_with_none_ticked_again(register, client, fake_twilio):
+    """ "Choose at least one kind" stood above seven ticked boxes: the page ticked them all."""
+    form = {"address": HOME, "phone": PHONE, "categories_shown": "1"}
+    tree = tree_of(client.post("/subscribe", data=form))
+    assert tree.xpath("//div[@id='error-summary']//a/@href") == ["#categories"]
+    assert tree.xpath("//input[@name='categories'][@checked]") == []
+    some = {**form, "email": "anna@", "categories": ["water", "roads"]}
+    tree = tree_of(client.post("/subscribe", data=some))
+    assert tree.xpath("//input[@name='categories'][@checked]/@value") == ["water", "roads"]
+    assert fake_twilio.messages == []
+
+
 def test_an_unknown_address_shows_the_closest_ones(register, client):
     response = client.post("/subscribe", data={"address": "Gesundavägen 55", "phone": PHONE})
     assert response.status_code == 422
@@ -145,6 +186,27 @@ def test_the_manage_page_changes_what_arrives(register, client, db_session, fake
     client.post(manage + "/preferences", data={"language": "sv", "categories": ["water"]})
     db_session.expire_all()
     assert db_session.scalars(select(Subscriber)).one().sms_opted_out_at is not None
+
+
+def test_a_refused_save_on_the_manage_page_keeps_the_choices_made(register, client, fake_twilio):
+    """A past pause date was refused, and the page came back with the stored choices: the
+    categories unticked, the language and the date typed were gone."""
+    manage = signed_up(client, fake_twilio)
+    refused = client.post(
+        manage + "/preferences",
+        data={"language": "en", "categories": ["water", "electricity"],
+              "paused_until": "2020-01-01"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    tree = tree_of(refused)
+    assert tree.xpath("//input[@name='categories'][@checked]/@value") == ["water", "electricity"]
+    assert tree.xpath("//input[@name='language'][@checked]/@value") == ["en"]
+    assert tree.xpath("//input[@id='paused_until']/@value") == ["2020-01-01"]
+    assert tree.xpath("//input[@id='channel-sms'][@checked]") == []  # unticked stays unticked
+    assert tree.xpath("//input[@id='paused_until']/@aria-invalid") == ["true"]
+    fresh = tree_of(client.get(manage))  # nothing was saved: the stored choices again
+    assert len(fresh.xpath("//input[@name='categories'][@checked]")) == 7
+    assert fresh.xpath("//input[@id='channel-sms'][@checked]")
 
 
 def test_a_new_link_revokes_the_old_ones(register, client, fake_twilio):
