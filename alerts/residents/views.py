@@ -120,7 +120,8 @@ def subscribe_form() -> str:
 def subscribe() -> Any:
     form = request.form
     config = settings()
-    address_id = form.get("address_id", "").strip()
+    # A suggestion the resident picked after a misspelt address wins over what was typed.
+    address_id = form.get("address_choice", "").strip() or form.get("address_id", "").strip()
     try:
         checked = signup.check_request(
             db.session,

@@ -170,4 +170,12 @@ def test_resident_pages_have_no_axe_violations(
     page.get_by_role("option").first.wait_for()
     violations = axe_violations(page, [*WCAG_AA, "best-practice"])
     assert violations == [], f"subscribe with errors: {violations}"
+    # A misspelt address: the closest ones to pick from.
+    page.goto(f"{live}/subscribe?lang={lang}")
+    page.locator("#address").fill("Gesundavägen 55")
+    page.locator("#phone").fill(PHONE)
+    page.get_by_role("button", name={"sv": "Anmäl mig", "en": "Sign me up"}[lang]).click()
+    page.locator("fieldset.suggestions input[type=radio]").first.wait_for()
+    violations = axe_violations(page, [*WCAG_AA, "best-practice"])
+    assert violations == [], f"subscribe with suggestions: {violations}"
     context.close()

@@ -69,7 +69,7 @@ def test_every_field_at_fault_is_named_at_once_in_the_pages_order(register, clie
         assert tree.xpath(f"//input[@id='{name}']/@aria-invalid") == ["true"], name
     assert "inget mobilnummer" in tree.xpath("string(//p[@id='phone-error'])")
     assert "ingen e-postadress" in tree.xpath("string(//p[@id='email-error'])")
-    assert "Gesundavägen 5, 792 90 Sollerön" in tree.xpath("//div[@class='suggestions']//li/text()")
+    assert "Gesundavägen 5, 792 90 Sollerön" in _suggested(tree)
     assert fake_twilio.messages == []
 
 
@@ -101,8 +101,31 @@ def test_an_unknown_address_shows_the_closest_ones(register, client):
     response = client.post("/subscribe", data={"address": "Gesundavägen 55", "phone": PHONE})
     assert response.status_code == 422
     tree = tree_of(response)
-    assert "Gesundavägen 5, 792 90 Sollerön" in tree.xpath("//div[@class='suggestions']//li/text()")
+    assert "Gesundavägen 5, 792 90 Sollerön" in _suggested(tree)
     assert tree.xpath("//input[@id='address']/@aria-describedby") == ["address-hint address-error"]
+
+
+def _suggested(tree) -> dict[str, str]:
+    """The suggested addresses a resident can pick: label -> the radio button's value."""
+    return {
+        tree.xpath(f"string(//label[@for='{radio.get('id')}'])"): radio.get("value")
+        for radio in tree.xpath("//fieldset[@class='suggestions']//input[@type='radio']")
+    }
+
+
+def test_a_misspelt_address_is_mended_by_picking_a_suggestion(register, client, db_session):
+    """The resident picks the address they meant instead of typing it again; what else they
+    typed stays, and the sign-up is for the address picked."""
+    form = {"address": "Gesundavägen 55", "phone": PHONE, "email": "anna@example.se"}
+    tree = tree_of(client.post("/subscribe", data=form))
+    picked = _suggested(tree)["Gesundavägen 5, 792 90 Sollerön"]
+    assert tree.xpath("//input[@id='phone']/@value") == [PHONE]
+    done = client.post("/subscribe", data={**form, "address_choice": picked})
+    assert done.status_code == 303
+    db_session.expire_all()
+    (subscriber,) = db_session.scalars(select(Subscriber)).all()
+    assert [loc.address_id for loc in subscriber.locations] == [int(picked)]
+    assert subscriber.email == "anna@example.se"
 
 
 def test_the_english_page_is_english(register, client):
