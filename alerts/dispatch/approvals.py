@@ -308,7 +308,8 @@ def apply_receipt(session: Session, params: Mapping[str, Any], *, reference: str
     if status is None or status not in RANK:
         return "ignored"
     new = A(status)
-    if RANK[new] <= RANK.get(row.status, 0):
+    # Kept in the outbox or dropped: never sent, so no receipt can be about it.
+    if row.status not in RANK or RANK[new] <= RANK[row.status]:
         return "ignored"
     row.status = new
     row.updated_at = utcnow()
