@@ -40,7 +40,7 @@ from alerts.dispatch.approvals import (
 from alerts.dispatch.approvals import send_due as send_approval_messages
 from alerts.dispatch.models import ApprovalMessageStatus, Delivery, FanoutJob, FanoutState
 from alerts.dispatch.report import TIMELINE_KINDS, delivery_report, delivery_timeline
-from alerts.errors import DomainError, ValidationFailed
+from alerts.errors import DomainError, FieldError, ValidationFailed
 from alerts.extensions import db
 from alerts.i18n import N_
 from alerts.notices import audit, console_previews, console_rules
@@ -61,6 +61,7 @@ from alerts.notices.notice_templates import TEMPLATES, fill_template
 from alerts.notices.reach import Reach, reach, reach_of_area
 from alerts.notices.schemas import (
     ALL_CHANNELS,
+    AreaIn,
     CancelIn,
     NoticeChangesIn,
     NoticeIn,
@@ -68,6 +69,7 @@ from alerts.notices.schemas import (
     parse,
 )
 from alerts.operators.views import login_required, remember_language
+from alerts.places.areas import resolve_area
 from alerts.places.models import Zone
 from alerts.web.labels import DELIVERY_STATUS, TABLES, error_message, label
 from channels.base import from_local, local_time
@@ -262,7 +264,7 @@ def _editor_post(mode: str, notice: Notice | None):
             _tell(notice)
     except ValidationFailed as exc:
         db.session.rollback()
-        errors = exc.errors or []
+        errors = [*(exc.errors or []), *_area_problems(exc, draft, mode)]
         return _editor(draft, mode=mode, notice=notice, errors=errors_by_field(errors), status=422)
     except DomainError as exc:
         db.session.rollback()
@@ -271,6 +273,27 @@ def _editor_post(mode: str, notice: Notice | None):
         )
     flash(message, "ok")
     return redirect(url_for("console.notice_detail", notice_id=notice.id))
+
+
+def _area_problems(refused: ValidationFailed, draft: Draft, mode: str) -> list[FieldError]:
+    """The area's own check (unknown zones, a drawn boundary that crosses itself) when the
+    form was refused for other fields: it runs only once they are valid, and an author in a
+    hurry should mend everything in one go, not learn of the area one save later."""
+    if any(e.field == "area" or e.field.startswith("area.") for e in refused.errors or []):
+        return []
+    payload = draft.create_payload() if mode == "new" else draft.change_payload()
+    if not payload.get("area"):
+        return []
+    try:
+        area = parse(AreaIn, payload["area"])
+        resolve_area(db.session, area.model_dump(exclude_none=True))
+    except ValidationFailed as exc:
+        # parse() names the area's own fields from the area's root: put them back under it.
+        return [
+            e if e.field.startswith("area") else FieldError(f"area.{e.field}", e.message)
+            for e in exc.errors or []
+        ]
+    return []
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -204,14 +205,35 @@ class NoticeIn(Strict):
     expected_restoration: Moment | None = Field(default=None, description=RESTORATION_DESCRIPTION)
     channels: list[ChannelName] = list(ALL_CHANNELS)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> NoticeIn:
-        if self.onset and self.expires and self.expires <= self.onset:
+    # Field validators, not one model validator: a model validator runs only once every
+    # field is valid, so an author learnt of an expiry before the onset only after mending
+    # a circle's radius. Each sees the fields declared before it that were valid.
+    @field_validator("expires")
+    @classmethod
+    def _expires_after_onset(cls, expires: datetime | None, info: ValidationInfo) -> Any:
+        onset = info.data.get("onset")
+        if onset and expires and expires <= onset:
             raise ValueError("expires must be after onset")
-        check_times(self.onset, self.expires, self.next_update, self.expected_restoration)
-        if len(set(self.channels)) != len(self.channels) or not self.channels:
+        return expires
+
+    @field_validator("next_update")
+    @classmethod
+    def _next_update_in_time(cls, next_update: datetime | None, info: ValidationInfo) -> Any:
+        check_times(info.data.get("onset"), info.data.get("expires"), next_update, None)
+        return next_update
+
+    @field_validator("expected_restoration")
+    @classmethod
+    def _restoration_in_time(cls, restoration: datetime | None, info: ValidationInfo) -> Any:
+        check_times(info.data.get("onset"), None, None, restoration)
+        return restoration
+
+    @field_validator("channels")
+    @classmethod
+    def _channels_once_each(cls, channels: list[str]) -> list[str]:
+        if len(set(channels)) != len(channels) or not channels:
             raise ValueError("channels must be a non-empty list without repeats")
-        return self
+        return channels
 
 
 class NoticeChangesIn(Strict):

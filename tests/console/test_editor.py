@@ -3,6 +3,7 @@ field errors beside their fields in the reader's language, zones of two municipa
 
 from __future__ import annotations
 
+import json
 import re
 
 from alerts.models import Notice
@@ -244,3 +245,32 @@ def test_fill_from_template_without_a_place_or_zone_asks_for_a_place(as_):
         data={"template": "boil_water", "do": "fill", "zones": ["gesunda"]},
     ).get_data(as_text=True)
     assert 'value="Koka vattnet i Gesunda"' in with_zone
+
+
+def test_every_field_at_fault_is_named_in_one_save(as_):
+    """An author in a hurry mends everything in one go: a too small circle and an expiry
+    before the onset, or a boundary that crosses itself and the same expiry, are named
+    together, not one save after the other."""
+    client = as_("author")
+    data = {
+        "sv_headline": "Koka vattnet",
+        "category": "water",
+        "severity": "Severe",
+        "urgency": "Immediate",
+        "certainty": "Observed",
+        "channels": CHANNELS,
+        "onset": "2030-01-02T10:00",
+        "expires": "2030-01-01T10:00",
+    }
+    page = client.post(
+        "/console/notices/new", data={**data, **_circle(BERGKARLAS_BOX, radius="5")}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-circle">måste vara minst 10', page)
+    assert re.search(r'id="err-expires">måste vara efter starttiden', page)
+    crossing = [[14.50, 60.90], [14.52, 60.92], [14.52, 60.90], [14.50, 60.92], [14.50, 60.90]]
+    geometry = json.dumps({"type": "Polygon", "coordinates": [crossing]})
+    page = client.post("/console/notices/new", data={**data, "geometry": geometry}).get_data(
+        as_text=True
+    )
+    assert re.search(r'id="err-geometry">the boundary crosses itself', page)
+    assert re.search(r'id="err-expires">måste vara efter starttiden', page)

@@ -196,6 +196,24 @@ def test_bad_notice_is_refused_naming_the_field(
     assert _nothing_written(session)
 
 
+def test_every_field_at_fault_is_named_in_one_answer(client, session, author):
+    """The time order and the channels were checked only once every field was valid: a
+    client mending a bad circle then heard of its expiry before the onset."""
+    body = notice_payload(
+        area={"circle": {"center": [14.5, 60.9], "radius_m": 5}},
+        onset="2030-01-02T10:00:00+01:00",
+        expires="2030-01-02T09:00:00+01:00",
+        next_update="2030-01-02T09:30:00+01:00",
+        channels=[],
+    )
+    problem = client.post("/api/v1/notices", json=body, headers=author).get_json()
+    fields = {e["field"]: e["message"] for e in problem["errors"]}
+    assert set(fields) == {"area.circle.radius_m", "expires", "next_update", "channels"}
+    assert fields["expires"] == "expires must be after onset"
+    assert fields["next_update"] == "next_update must be after onset"
+    assert _nothing_written(session)
+
+
 def test_malformed_json_is_a_400_naming_the_body(client, session, author):
     response = client.post(
         "/api/v1/notices",
