@@ -301,7 +301,9 @@ def apply_receipt(session: Session, params: Mapping[str, Any], *, reference: str
     if not reference.startswith(REFERENCE_PREFIX):
         return None
     number = reference.removeprefix(REFERENCE_PREFIX)
-    row = session.get(ApprovalMessage, int(number)) if number.isdigit() else None
+    # Digits within an INTEGER id's range: anything else is no message of ours.
+    valid = number.isascii() and number.isdigit() and len(number) <= 10 and 0 < int(number) < 2**31
+    row = session.get(ApprovalMessage, int(number)) if valid else None
     if row is None or row.channel != "sms":
         return "unknown"
     status, error_code = map_status_callback(params)

@@ -88,7 +88,10 @@ def make_reference(delivery_id: int, attempt: int) -> str:
 def parse_reference(reference: str) -> tuple[int, int] | None:
     """(delivery id, attempt) from :func:`make_reference`'s output, or None."""
     head, _, tail = reference.partition(".")
-    if not (head.isdigit() and tail.isdigit()):
+    # ASCII digits of a BIGINT id and a small attempt number; anything else is not ours.
+    if not (head.isascii() and head.isdigit() and len(head) <= 18):
+        return None
+    if not (tail.isascii() and tail.isdigit() and len(tail) <= 6):
         return None
     return int(head), int(tail)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ REFUSALS_KEPT = 50
 ZONE_NAME_MAX = 200
 #: How long a checked upload waits for its confirmation.
 UPLOAD_TTL = timedelta(hours=1)
+#: secrets.token_urlsafe(24): 32 characters of the URL-safe base64 alphabet.
+UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 @dataclass
@@ -122,7 +125,10 @@ def kept_upload(
 ) -> ZoneUpload | None:
     """The upload ``token`` names, if ``operator_id`` uploaded it less than UPLOAD_TTL ago."""
     now = now or utcnow()
-    upload = session.get(ZoneUpload, token) if token else None
+    # What keep_upload made, nothing else: a NUL or a megabyte never reaches the database.
+    if not UPLOAD_TOKEN.fullmatch(token or ""):
+        return None
+    upload = session.get(ZoneUpload, token)
     if upload is None or upload.operator_id != operator_id:
         return None
     if upload.created_at < now - UPLOAD_TTL:

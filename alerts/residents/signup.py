@@ -80,6 +80,10 @@ class InvalidSignup(ValidationFailed):
         self.suggestions: list[dict[str, Any]] | None = found or None
 
 
+#: The largest id an INTEGER column holds (PostgreSQL's int4).
+MAX_ROW_ID = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Place:
     address_id: int
@@ -110,7 +114,8 @@ class SignupResult:
 def find_place(session: Session, *, address: str | None, address_id: int | None) -> Place:
     """The register address chosen (by id) or typed; UnknownAddress with suggestions."""
     if address_id is not None:
-        row = session.get(Address, address_id)
+        # An id past the column's range is no address either (not a database error).
+        row = session.get(Address, address_id) if 0 < address_id <= MAX_ROW_ID else None
         if row is None:
             raise ValidationFailed.on("address_id", _("Adressen finns inte i adressregistret."))
         return Place(row.id, _label_of(row), row.lon, row.lat)

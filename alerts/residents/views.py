@@ -110,6 +110,16 @@ def _form_categories() -> list[str] | None:
     return None if set(chosen) == set(CATEGORIES) else chosen
 
 
+def _register_id(text: str | None) -> int | None:
+    """The register address a form chose. None when it chose none (or sent something that
+    is no number: the typed address decides), 0 for a number no address can have, so the
+    resident hears that the address is unknown rather than meet a database error."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 10 else 0
+
+
 @bp.get("/subscribe")
 def subscribe_form() -> str:
     """The sign-up form: address with autocomplete and a map, contacts, language, categories."""
@@ -121,13 +131,13 @@ def subscribe() -> Any:
     form = request.form
     config = settings()
     # A suggestion the resident picked after a misspelt address wins over what was typed.
-    address_id = form.get("address_choice", "").strip() or form.get("address_id", "").strip()
+    address_id = _register_id(form.get("address_choice") or form.get("address_id"))
     try:
         checked = signup.check_request(
             db.session,
             config,
             address=form.get("address", ""),
-            address_id=int(address_id) if address_id.isdigit() else None,
+            address_id=address_id,
             phone=form.get("phone", "").strip() or None,
             email=form.get("email", "").strip() or None,
             language=_language(form.get("language")),
@@ -358,12 +368,12 @@ def save_preferences(token: str) -> Response:
 @bp.post("/subscriptions/<token>/addresses")
 def add_address(token: str) -> Response:
     subscriber = _subscriber(token)
-    address_id = request.form.get("address_id", "").strip()
+    address_id = _register_id(request.form.get("address_id"))
     try:
         place = signup.find_place(
             db.session,
             address=request.form.get("address", ""),
-            address_id=int(address_id) if address_id.isdigit() else None,
+            address_id=address_id,
         )
         manage.add_address(db.session, subscriber, place)
     except ValidationFailed as exc:

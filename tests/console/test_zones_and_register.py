@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import feedparser
+import pytest
 from sqlalchemy import func, select, update
 
 from alerts.models import AuditEvent, Zone
@@ -276,3 +277,11 @@ def test_the_zone_list_words_kinds_and_areas_in_the_consoles_language(session, o
     english = client.get("/console/zones?lang=en").get_data(as_text=True)
     mora = re.search(r'<tr id="zone-mora".*?</tr>', english, re.S).group(0)
     assert "<td>Municipality</td>" in mora and re.search(r"<td>\d+\.\d</td>", mora)
+
+
+@pytest.mark.parametrize("token", ["x" * 100_000, "", "ä" * 32, "a" * 31 + "'"])
+def test_a_token_that_no_upload_has_is_refused_plainly(session, office, as_, token):
+    client = as_("admin")
+    gone = client.post("/console/zones/upload/confirm", data={"token": token})
+    assert gone.status_code == 302
+    assert "Uppladdningen finns inte längre" in client.get(gone.location).get_data(as_text=True)

@@ -202,3 +202,21 @@ def test_a_submit_through_the_api_tells_the_approvers_at_the_next_tick(
     assert _approval_messages(db_session)[("email", "approver@test.varsla.se")].status == (
         "accepted"
     )
+
+
+def test_a_receipt_naming_no_approval_message_of_ours_is_unknown(dispatch_app, fake_twilio):
+    client = dispatch_app.test_client()
+    for ref in ("approval-" + "9" * 40, "approval-0", "approval-x1", "9" * 40 + ".1"):
+        url = f"http://varsla.test/webhooks/twilio/status?ref={ref}"
+        params = {
+            "MessageSid": "SM" + "0" * 32,
+            "MessageStatus": "delivered",
+            "AccountSid": fake_twilio.account_sid,
+        }
+        answer = client.post(
+            f"/webhooks/twilio/status?ref={ref}",
+            data=urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": fake_twilio.sign(url, params)},
+        )
+        assert answer.status_code == 404, ref

@@ -284,3 +284,27 @@ def test_asking_for_a_link_answers_the_same_for_known_and_unknown(register, clie
     text = "Om uppgiften finns hos oss har vi skickat en länk dit."
     assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
     assert [m.to for m in fake_twilio.messages] == [PHONE]
+
+
+@pytest.mark.parametrize("chosen", ["9" * 30, "9" * 5000, "0"])
+def test_an_address_id_no_address_can_have_is_an_unknown_address(
+    register, client, db_session, chosen
+):
+    """A forged hidden id past the column's range, or of thousands of digits, is an address
+    not in the register, never a database error."""
+    for name in ("address_id", "address_choice"):
+        answer = client.post("/subscribe", data={"address": HOME, name: chosen, "phone": PHONE})
+        assert answer.status_code == 422, name
+        assert "Adressen finns inte i adressregistret" in answer.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.scalars(select(Subscriber)).all() == []
+
+
+@pytest.mark.parametrize("chosen", ["12abc", "\u0661\u0662", " "])
+def test_an_address_id_that_is_no_number_leaves_the_typed_address_to_decide(
+    register, client, db_session, chosen
+):
+    answer = client.post("/subscribe", data={"address": HOME, "address_id": chosen, "phone": PHONE})
+    assert answer.status_code == 303
+    db_session.expire_all()
+    assert len(db_session.scalars(select(Subscriber)).all()) == 1
