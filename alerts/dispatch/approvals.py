@@ -125,9 +125,9 @@ class _Outgoing:
     message: Message | None  # None: the revision no longer waits, drop it
 
 
-def _texts(revision: NoticeRevision, base_url: str) -> tuple[str, str, str, str]:
-    """(email subject, email body, SMS body, URL) for ``revision``; both languages, since
-    an operator's language is a browser setting, not something stored."""
+def _texts(revision: NoticeRevision, base_url: str) -> tuple[str, str, str]:
+    """(email subject, email body, SMS body) for ``revision``; both languages, since an
+    operator's language is a browser setting, not something stored."""
     headline = (revision.texts.get("sv") or {}).get("headline", "")
     url = f"{base_url}/console/notices/{revision.notice_id}"
     subject = f"Väntar på godkännande / Waiting for approval: {headline}"
@@ -141,7 +141,7 @@ def _texts(revision: NoticeRevision, base_url: str) -> tuple[str, str, str, str]
         f"Varsla: revision {revision.number} väntar på godkännande / waits for approval: "
         f"{headline[:80]}\n{url}"
     )
-    return subject, body, sms, url
+    return subject, body, sms
 
 
 def _take(
@@ -172,7 +172,7 @@ def _take(
         )
         message = None
         if revision is not None and revision.state == RevisionState.PENDING_APPROVAL:
-            subject, body, sms, _ = _texts(revision, config.base_url)
+            subject, body, sms = _texts(revision, config.base_url)
             reference = f"{REFERENCE_PREFIX}{row.id}"
             message = (
                 Message(body=sms, reference=reference)
