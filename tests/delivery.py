@@ -32,13 +32,18 @@ from tests.fakes.twilio_server import FakeTwilio
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: The tests' Twilio timeout, and how long the fake's "timeout" fault keeps a request:
+#: well past it, so that fault is a timeout however busy the machine.
+TWILIO_TIMEOUT_S = 2.0
+TIMEOUT_FAULT_S = 4.0
+
 #: Inside the Gesunda test zone.
 GESUNDA_LON_LAT = ((GESUNDA_BOX[0] + GESUNDA_BOX[2]) / 2, (GESUNDA_BOX[1] + GESUNDA_BOX[3]) / 2)
 
 
 @pytest.fixture
 def fake_twilio():
-    with FakeTwilio(timeout_sleep_s=2, retry_after_s=0) as fake:
+    with FakeTwilio(timeout_sleep_s=TIMEOUT_FAULT_S, retry_after_s=0) as fake:
         yield fake
 
 
@@ -55,7 +60,9 @@ def provider_config(fake_twilio: FakeTwilio | None, fake_smtp: FakeSmtp | None) 
         "VARSLA_RETRY_BASE_S": 0.05,
         "VARSLA_RETRY_MAX_S": 0.2,
         "VARSLA_MAX_ATTEMPTS": 3,
-        "VARSLA_TWILIO_TIMEOUT_S": 0.5,
+        # Long enough for a loaded CI machine: at 0.5 s an answer that came late was a
+        # timeout, the send was tried again, and the fake counted one SMS twice.
+        "VARSLA_TWILIO_TIMEOUT_S": TWILIO_TIMEOUT_S,
         "VARSLA_MAIL_FROM": "Gesunda vatten <varsla@varsla.test>",
     }
     if fake_twilio is not None:

@@ -21,7 +21,7 @@ from alerts.config import settings
 from tests.browser import WCAG_AA, LiveServer, axe_violations
 from tests.conftest import running_app
 from tests.console.conftest import BERGKARLAS_BOX, MORA_BOX, add_subscriber, centre
-from tests.delivery import provider_config, run_dispatcher
+from tests.delivery import TIMEOUT_FAULT_S, provider_config, run_dispatcher
 from tests.factories import GESUNDA_BOX, PASSWORD, create_operator, create_zone
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
@@ -41,7 +41,7 @@ WORDS = {
 
 @pytest.fixture
 def providers() -> Iterator[tuple[FakeTwilio, FakeSmtp]]:
-    with FakeTwilio(timeout_sleep_s=2, retry_after_s=0) as twilio, FakeSmtp() as smtp:
+    with FakeTwilio(timeout_sleep_s=TIMEOUT_FAULT_S, retry_after_s=0) as twilio, FakeSmtp() as smtp:
         yield twilio, smtp
 
 

@@ -23,7 +23,7 @@ from tests.browser import LiveServer
 from tests.conftest import running_app
 from tests.console.conftest import add_subscriber, centre
 from tests.console.test_browser_flow import axe_clean, log_in
-from tests.delivery import provider_config, run_dispatcher
+from tests.delivery import TIMEOUT_FAULT_S, provider_config, run_dispatcher
 from tests.factories import GESUNDA_BOX, PASSWORD, create_operator, create_zone, notice_payload
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def providers():
-    with FakeTwilio(timeout_sleep_s=2, retry_after_s=0) as twilio, FakeSmtp() as smtp:
+    with FakeTwilio(timeout_sleep_s=TIMEOUT_FAULT_S, retry_after_s=0) as twilio, FakeSmtp() as smtp:
         yield twilio, smtp
 
 
