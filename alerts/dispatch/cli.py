@@ -53,7 +53,7 @@ def worker(
     through the database, so do not divide them by the number of workers.
     """
     from alerts.db import is_postgres
-    from alerts.dispatch.worker import Dispatcher, DispatcherSettings
+    from alerts.dispatch.worker import Dispatcher, DispatcherSettings, settle_heap
     from alerts.extensions import db as database
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -90,6 +90,7 @@ def worker(
             rates=settings.rates,
         )
     )
+    settle_heap()
     counts = dispatcher.run(until_idle=once)
     click.echo(
         _("arbetare %(owner)s har stannat: %(counts)s", owner=dispatcher.owner, counts=counts)
