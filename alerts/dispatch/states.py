@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from alerts.dispatch.models import DeliveryStatus
@@ -40,10 +42,21 @@ def notice_states(
     ids = list(set(notice_ids))
     if not ids:
         return {}
+    rows = session.connection().execute(_states_query(), {"ids": ids}).all()
+    return {
+        notice_id: NoticeState(status, expires, latest or 0, cancel)
+        for notice_id, status, expires, latest, cancel in rows
+    }
+
+
+@functools.cache
+def _states_query() -> Select[uuid.UUID, NoticeStatus, datetime | None, Any, Any]:
+    """:func:`notice_states`' query for the notices ``:ids``, built once: every claim asks,
+    and building the statement cost more than running it."""
     published = NoticeRevision.state == RevisionState.PUBLISHED
     # One query with conditional aggregates (a notice has a handful of revisions): every
     # claim and every batch with a retry asks, and three round trips were most of it.
-    rows = session.execute(
+    return (
         select(
             Notice.id,
             Notice.status,
@@ -59,13 +72,9 @@ def notice_states(
             ),
         )
         .outerjoin(NoticeRevision, NoticeRevision.notice_id == Notice.id)
-        .where(Notice.id.in_(ids))
+        .where(Notice.id.in_(bindparam("ids", expanding=True)))
         .group_by(Notice.id, Notice.status, Notice.expires)
-    ).all()
-    return {
-        notice_id: NoticeState(status, expires, latest or 0, cancel)
-        for notice_id, status, expires, latest, cancel in rows
-    }
+    )
 
 
 def stale_reason(state: NoticeState | None, revision_number: int, now: datetime) -> str | None:
