@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -157,7 +158,10 @@ def _lease_values() -> dict[str, Any]:
 
 
 def _with_recipients(claimed: FromClause) -> Select[Any]:
-    """The claimed rows with their recipient's contact details, most urgent first."""
+    """The claimed rows with their recipient's contact details, most urgent first.
+
+    :func:`claim_batch` unpacks the columns in this order.
+    """
     return (
         select(
             *(claimed.c[name] for name in _CLAIMED_COLUMNS),
@@ -218,7 +222,7 @@ _CLAIM_PLANNER = sql_text(
 
 def _claim_rows(
     session: Session, owner: str, limit: int, lease_s: float, now: datetime
-) -> list[Any]:
+) -> Sequence[Any]:
     params = {
         "now": now,
         "limit": limit,
@@ -230,10 +234,10 @@ def _claim_rows(
     connection = session.connection()
     if is_postgres(session):
         connection.execute(_CLAIM_PLANNER)
-        return list(connection.execute(_claim_postgres(), params))
+        return connection.execute(_claim_postgres(), params).all()
     # SQLite (one embedded dispatcher) has no row locks: the guarded UPDATE is what makes
     # a claim exclusive, and no UPDATE in a WITH clause: pick, lease, then read.
-    ids = list(connection.execute(_pick(), params).scalars())
+    ids = connection.execute(_pick(), params).scalars().all()
     if not ids:
         return []
     table = table_of(Delivery)
@@ -248,7 +252,7 @@ def _claim_rows(
         .where(table.c.id.in_(ids), table.c.status == D.SENDING, table.c.lease_owner == owner)
         .subquery("claimed")
     )
-    return list(connection.execute(_with_recipients(leased)))
+    return connection.execute(_with_recipients(leased)).all()
 
 
 def claim_batch(
@@ -271,39 +275,67 @@ def claim_batch(
     states = notice_states(session, {row.notice_id for row in rows})
     claimed: list[Claimed] = []
     settle: dict[int, tuple[str, str, str]] = {}
-    for row in rows:
-        exercise = row.subscriber_id < 0
+    # Per (notice, revision) rather than per row: a claim's rows are nearly all of one.
+    reasons: dict[tuple[uuid.UUID, int], str | None] = {}
+    # Unpacked, not read by name: this loop runs for every message sent.
+    for (
+        delivery_id,
+        notice_id,
+        revision_id,
+        revision_number,
+        subscriber_id,
+        channel,
+        attempts,
+        _priority,
+        found,
+        phone,
+        email,
+        language,
+        manage_version,
+        wanted,
+        rehearsed,
+        exercise_phone,
+        exercise_email,
+        exercise_language,
+    ) in rows:
+        exercise = subscriber_id < 0
         if exercise:  # a test-group member's copy: no notice state or consent applies
-            if row.rehearsed is None:
-                settle[row.id] = (D.DROPPED, "erased", "not sent: the exercise was deleted")
+            if rehearsed is None:
+                settle[delivery_id] = (D.DROPPED, "erased", "not sent: the exercise was deleted")
                 continue
-            phone, email, language = row.exercise_phone, row.exercise_email, row.exercise_language
+            phone, email, language = exercise_phone, exercise_email, exercise_language
             manage_version = 1
         else:
-            reason = stale_reason(states.get(row.notice_id), row.revision_number, now)
+            key = (notice_id, revision_number)
+            if key in reasons:
+                reason = reasons[key]
+            else:
+                reason = reasons[key] = stale_reason(states.get(notice_id), revision_number, now)
             if reason is not None:
-                settle[row.id] = (D.DROPPED, reason, f"not sent: {reason}")
+                settle[delivery_id] = (D.DROPPED, reason, f"not sent: {reason}")
                 continue
-            if row.found is None:  # erased while the row was being written
-                settle[row.id] = (D.DROPPED, "erased", "not sent: the resident was erased")
+            if found is None:  # erased while the row was being written
+                settle[delivery_id] = (D.DROPPED, "erased", "not sent: the resident was erased")
                 continue
-            if not row.wanted:
-                settle[row.id] = (D.OPTED_OUT, "opted_out", "the subscriber no longer wants this")
+            if not wanted:
+                settle[delivery_id] = (
+                    D.OPTED_OUT,
+                    "opted_out",
+                    "the subscriber no longer wants this",
+                )
                 continue
-            phone, email, language = row.phone, row.email, row.language
-            manage_version = row.manage_version or 1
         claimed.append(
             Claimed(
-                row.id,
-                row.notice_id,
-                row.revision_id,
-                row.revision_number,
-                row.subscriber_id,
-                row.channel,
-                row.attempts,
-                (phone if row.channel == "sms" else email) or "",
+                delivery_id,
+                notice_id,
+                revision_id,
+                revision_number,
+                subscriber_id,
+                channel,
+                attempts,
+                (phone if channel == "sms" else email) or "",
                 language or "sv",
-                manage_version,
+                manage_version or 1,
                 exercise,
             )
         )
