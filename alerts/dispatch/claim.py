@@ -119,6 +119,8 @@ _CLAIMED_COLUMNS = (
     "attempts",
     "priority",
 )
+#: How many of them are :class:`Claimed`'s first fields (id to attempts), in its order.
+_CLAIMED_HEAD = 7
 
 
 @functools.cache
@@ -277,27 +279,24 @@ def claim_batch(
     settle: dict[int, tuple[str, str, str]] = {}
     # Per (notice, revision) rather than per row: a claim's rows are nearly all of one.
     reasons: dict[tuple[uuid.UUID, int], str | None] = {}
-    # Unpacked, not read by name: this loop runs for every message sent.
-    for (
-        delivery_id,
-        notice_id,
-        revision_id,
-        revision_number,
-        subscriber_id,
-        channel,
-        attempts,
-        _priority,
-        found,
-        phone,
-        email,
-        language,
-        manage_version,
-        wanted,
-        rehearsed,
-        exercise_phone,
-        exercise_email,
-        exercise_language,
-    ) in rows:
+    for row in rows:
+        # Unpacked, not read by name: this loop runs for every message sent. The first
+        # columns are Claimed's first fields, in its order.
+        head = row[:_CLAIMED_HEAD]
+        delivery_id, notice_id, _, revision_number, subscriber_id, channel, _ = head
+        (
+            _priority,
+            found,
+            phone,
+            email,
+            language,
+            manage_version,
+            wanted,
+            rehearsed,
+            exercise_phone,
+            exercise_email,
+            exercise_language,
+        ) = row[_CLAIMED_HEAD:]
         exercise = subscriber_id < 0
         if exercise:  # a test-group member's copy: no notice state or consent applies
             if rehearsed is None:
@@ -325,18 +324,14 @@ def claim_batch(
                 )
                 continue
         claimed.append(
-            Claimed(
-                delivery_id,
-                notice_id,
-                revision_id,
-                revision_number,
-                subscriber_id,
-                channel,
-                attempts,
-                (phone if channel == "sms" else email) or "",
-                language or "sv",
-                manage_version or 1,
-                exercise,
+            Claimed._make(
+                (
+                    *head,
+                    (phone if channel == "sms" else email) or "",
+                    language or "sv",
+                    manage_version or 1,
+                    exercise,
+                )
             )
         )
     if settle:
