@@ -257,7 +257,7 @@ def _record_accepted(
 @functools.cache
 def _accepted_update(postgres: bool) -> Update:
     """:func:`_record_accepted`'s UPDATE, built once: it runs for every batch, and building
-    it cost more than PostgreSQL's work for it."""
+    it and its cache key took 0.9 ms, two fifths of recording a batch of 200."""
     table = table_of(Delivery)
     c = table.c
     if postgres:
