@@ -58,7 +58,7 @@ from alerts.notices.console_editor import (
 from alerts.notices.lifecycle import LIVE
 from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
 from alerts.notices.notice_templates import TEMPLATES, fill_template
-from alerts.notices.reach import Reach, reach, reach_of_area
+from alerts.notices.reach import Reach, reach, reach_of_revision
 from alerts.notices.schemas import (
     ALL_CHANNELS,
     AreaIn,
@@ -461,9 +461,7 @@ def sms_parts():
 
 
 def _reach_of(revision: NoticeRevision) -> Reach | None:
-    if not revision.area_geojson:
-        return None
-    return reach_of_area(db.session, revision.area_geojson, revision.area_bbox, revision.channels)
+    return reach_of_revision(db.session, revision)
 
 
 def _changes(notice: Notice) -> dict[str, Any] | None:

@@ -3,14 +3,17 @@ addresses inside the area that nobody has subscribed for (households to reach an
 
 The subscribers are found by the same targeting the fan-out uses
 (:func:`alerts.places.targeting.subscriber_ids_in_area`) and counted with the same test
-of who wants a channel (:func:`alerts.residents.models.wants_channel`), so the figure an
-operator sees before publishing is the number of messages that will be written.
+of who wants a channel (:func:`alerts.residents.models.wants_channel`) and, given the
+notice's category, of who wants a new alert of it
+(:func:`alerts.residents.models.wants_notice`: the category chosen, not paused), so the
+figure an operator sees before publishing is the number of messages that will be written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,10 +21,17 @@ from shapely.geometry import shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.notices.models import NoticeRevision
+from alerts.orm import utcnow
 from alerts.places.areas import resolve_area
 from alerts.places.models import Address
 from alerts.places.targeting import subscriber_ids_in_area
-from alerts.residents.models import Subscriber, SubscriberLocation, wants_channel
+from alerts.residents.models import (
+    Subscriber,
+    SubscriberLocation,
+    wants_channel,
+    wants_notice,
+)
 from geodata.matching import points_in_area_mask
 
 PUSH_CHANNELS = ("sms", "email")
@@ -61,9 +71,14 @@ def reach_of_area(
     area_geojson: dict[str, Any],
     bbox: list[float] | None,
     channels: Iterable[str] = PUSH_CHANNELS,
+    *,
+    category: str | None = None,
+    now: datetime | None = None,
 ) -> Reach:
-    """The reach of a resolved area (GeoJSON lon/lat)."""
+    """The reach of a resolved area (GeoJSON lon/lat); with ``category``, only those a new
+    alert of that category reaches (they chose it and have not paused at ``now``)."""
     wanted = [c for c in channels if c in PUSH_CHANNELS]
+    wants = [wants_notice(category, now or utcnow())] if category is not None else []
     ids = sorted(subscriber_ids_in_area(session, area_geojson, bbox))
     result = Reach(by_channel={c: {} for c in wanted})
     reached: set[int] = set()
@@ -71,7 +86,7 @@ def reach_of_area(
         for channel in wanted:
             rows = session.execute(
                 select(Subscriber.id, Subscriber.language).where(
-                    Subscriber.id.in_(chunk), wants_channel(channel)
+                    Subscriber.id.in_(chunk), wants_channel(channel), *wants
                 )
             ).all()
             counts = result.by_channel[channel]
@@ -81,6 +96,24 @@ def reach_of_area(
     result.subscribers = len(reached)
     result.addresses, result.addresses_without_subscriber = _addresses(session, area_geojson, bbox)
     return result
+
+
+def reach_of_revision(session: Session, revision: NoticeRevision) -> Reach | None:
+    """The reach of a revision of a notice, as its fan-out will write it (None: no area).
+
+    A first revision (the alert) reaches those in the area who want its category and have
+    not paused. Later revisions also reach everyone sent an earlier one, which only the
+    dispatcher knows; for them this counts the area's subscribers by channel alone.
+    """
+    if not revision.area_geojson:
+        return None
+    return reach_of_area(
+        session,
+        revision.area_geojson,
+        revision.area_bbox,
+        revision.channels,
+        category=str(revision.category) if revision.number == 1 else None,
+    )
 
 
 def _addresses(

@@ -175,3 +175,40 @@ def test_the_sms_cost_is_written_as_the_reader_writes_numbers(session, office, a
     assert re.search(r"Kostnad: \d+,\d\d kr per mottagare, \d+,\d\d kr för 1 mottagare", swedish)
     english = client.get(f"/console/notices/{notice.id}?lang=en").get_data(as_text=True)
     assert re.search(r"Cost: SEK \d+\.\d\d per recipient", english)
+
+
+def test_the_reach_shown_before_publishing_is_who_the_fan_out_writes(session, office, as_):
+    """A resident who chose only electricity notices, or paused alerts, is not reached by a
+    water notice: the reach an approver reads must not count them (it did)."""
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.notices.operations import approve_notice, publish_notice
+    from alerts.residents.models import category_mask
+    from tests.delivery import expand_all
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(
+        session, GESUNDA, phone="+46701740606", categories=category_mask(["electricity"])
+    )
+    add_subscriber(
+        session,
+        GESUNDA,
+        phone="+46701740607",
+        paused_until=datetime.now(UTC) + timedelta(days=1),
+    )
+    session.commit()
+    notice = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    summary = re.search(r"\d+ prenumerant[^<]*", page)
+    assert summary is not None and summary.group(0).startswith("1 prenumerant; SMS: 1 (Svenska 1)")
+    headers = api_headers(session, office["author"])
+    session.commit()
+    found = client.get(f"/api/v1/notices/{notice.id}/reach", headers=headers).get_json()
+    assert found["subscribers"] == 1 and found["channels"]["sms"]["total"] == 1
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    written = session.query(Delivery).filter_by(notice_id=notice.id, channel="sms").count()
+    assert written == found["channels"]["sms"]["total"]
