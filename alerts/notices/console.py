@@ -52,6 +52,7 @@ from alerts.notices.console_editor import (
     TEXT_FIELDS,
     Draft,
     errors_by_field,
+    field_labels,
     municipalities,
     parse_local,
 )
@@ -194,6 +195,7 @@ def _editor(draft: Draft, *, mode: str, notice: Notice | None = None, errors=Non
             channels=list(ALL_CHANNELS),
             languages=LANGUAGES,
             text_fields=TEXT_FIELDS,
+            field_labels=field_labels(),
             form=FlaskForm(),
             needs_confirmation=needs_confirmation,
             municipalities=municipalities(db.session, draft.zones),
@@ -406,6 +408,7 @@ def all_clear(notice_id: str):
             errors=errors,
             languages=LANGUAGES,
             text_fields=TEXT_FIELDS,
+            field_labels=field_labels(),
             form=FlaskForm(),
         ),
         status,

@@ -274,3 +274,36 @@ def test_every_field_at_fault_is_named_in_one_save(as_):
     )
     assert re.search(r'id="err-geometry">the boundary crosses itself', page)
     assert re.search(r'id="err-expires">måste vara efter starttiden', page)
+
+
+def test_the_error_summary_names_each_field_at_fault(session, office, as_):
+    """Two emptied headlines in the all-clear read "Svenska: Rubrik: måste fyllas i" and
+    "Engelska: Rubrik: …" in the summary, not "måste fyllas i" twice with no field named."""
+    from tests.console.conftest import notice_in_state
+
+    live = notice_in_state(session, office, "active")
+    client = as_("author")
+    for lang, words in (
+        ("sv", ("Svenska: Rubrik: måste fyllas i", "Engelska: Rubrik: måste fyllas i")),
+        ("en", ("Swedish: Headline: must be filled in", "English: Headline: must be filled in")),
+    ):
+        page = client.post(
+            f"/console/notices/{live.id}/all-clear?lang={lang}",
+            data={
+                "sv_headline": "",
+                "sv_description": "Vattnet går att dricka.",
+                "en_headline": "",
+                "en_description": "Kept as typed",
+            },
+        )
+        assert page.status_code == 422
+        html = page.get_data(as_text=True)
+        summary = html.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+        for expected in words:
+            assert expected in summary, summary
+        assert ">Kept as typed</textarea>" in html
+    page = client.post(
+        "/console/notices/new?lang=sv", data={"sv_headline": "", "channels": CHANNELS}
+    ).get_data(as_text=True)
+    summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert ">Zoner: välj zoner" in summary, summary
