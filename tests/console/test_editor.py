@@ -35,7 +35,7 @@ def test_a_template_with_a_place_and_a_circle_names_the_place_everywhere(session
     )
     notice_id = _new_id(answer)
     page = client.get(f"/console/notices/{notice_id}").get_data(as_text=True)
-    assert "<h1>Koka vattnet i Bergkarlås</h1>" in page
+    assert '<h1 lang="sv">Koka vattnet i Bergkarlås</h1>' in page
     assert '<dd id="area-words">Bergkarlås</dd>' in page
     # CAP areaDesc names the place, not "Område markerat på karta".
     cap = client.get(f"/console/notices/{notice_id}/preview/cap").get_data(as_text=True)
@@ -307,3 +307,16 @@ def test_the_error_summary_names_each_field_at_fault(session, office, as_):
     ).get_data(as_text=True)
     summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
     assert ">Zoner: välj zoner" in summary, summary
+
+
+def test_the_swedish_headline_is_marked_swedish_on_english_console_pages(session, office, as_):
+    """The console names a notice by its Swedish headline in every language; on an English
+    page a screen reader must read it as Swedish (WCAG 2.1 3.1.2, language of parts)."""
+    from tests.console.conftest import notice_in_state
+
+    live = notice_in_state(session, office, "active")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{live.id}?lang=en").get_data(as_text=True)
+    assert re.search(r'<h1 lang="sv">Koka vattnet[^<]*</h1>', page), page[:2000]
+    listing = client.get("/console/?lang=en").get_data(as_text=True)
+    assert re.search(rf'<a href="/console/notices/{live.id}" lang="sv">Koka vattnet', listing)
