@@ -292,6 +292,17 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
         N_("området är tomt"),
     ),
     (
+        re.compile(r"^the boundary crosses itself"),
+        N_("gränsen korsar sig själv: rita om området så att kanterna inte korsar varandra"),
+    ),
+    (
+        re.compile(r"^a ring touches or crosses itself"),
+        N_(
+            "gränsen rör vid eller korsar sig själv: rita om området så att kanterna inte "
+            "korsar varandra"
+        ),
+    ),
+    (
         re.compile(r"^Input should be"),
         N_("ogiltigt värde"),
     ),

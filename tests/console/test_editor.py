@@ -272,8 +272,19 @@ def test_every_field_at_fault_is_named_in_one_save(as_):
     page = client.post("/console/notices/new", data={**data, "geometry": geometry}).get_data(
         as_text=True
     )
-    assert re.search(r'id="err-geometry">the boundary crosses itself', page)
+    assert re.search(r'id="err-geometry">gränsen korsar sig själv: rita om området', page)
     assert re.search(r'id="err-expires">måste vara efter starttiden', page)
+    page = client.post(
+        "/console/notices/new?lang=en", data={**data, "geometry": geometry}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-geometry">the boundary crosses itself: redraw the area', page)
+    touching = [[14.50, 60.90], [14.52, 60.90], [14.51, 60.91], [14.52, 60.92], [14.50, 60.92]]
+    touching += [[14.51, 60.91], [14.50, 60.90]]
+    geometry = json.dumps({"type": "Polygon", "coordinates": [touching]})
+    page = client.post(
+        "/console/notices/new?lang=sv", data={**data, "geometry": geometry}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-geometry">gränsen rör vid eller korsar sig själv: rita om', page)
 
 
 def test_the_error_summary_names_each_field_at_fault(session, office, as_):
