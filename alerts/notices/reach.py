@@ -11,7 +11,7 @@ figure an operator sees before publishing is the number of messages that will be
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.notices.models import NoticeRevision
+from alerts.notices.models import MsgType, NoticeRevision
 from alerts.orm import utcnow
 from alerts.places.areas import resolve_area
 from alerts.places.models import Address
@@ -98,22 +98,54 @@ def reach_of_area(
     return result
 
 
-def reach_of_revision(session: Session, revision: NoticeRevision) -> Reach | None:
+def reach_of_revision(
+    session: Session,
+    revision: NoticeRevision,
+    earlier: Mapping[str, set[int]] | None = None,
+) -> Reach | None:
     """The reach of a revision of a notice, as its fan-out will write it (None: no area).
 
-    A first revision (the alert) reaches those in the area who want its category and have
-    not paused. Later revisions also reach everyone sent an earlier one, which only the
-    dispatcher knows; for them this counts the area's subscribers by channel alone.
+    The area's subscribers who want the notice's category and have not paused; and, given
+    ``earlier`` (per channel, who was sent an earlier revision: the dispatcher's record,
+    which the console passes in), those people too whatever their category or place now.
+    An all-clear reaches only them. Without ``earlier`` a later revision counts the area's
+    subscribers by channel alone.
     """
     if not revision.area_geojson:
         return None
-    return reach_of_area(
-        session,
-        revision.area_geojson,
-        revision.area_bbox,
-        revision.channels,
-        category=str(revision.category) if revision.number == 1 else None,
+    if earlier is None:
+        return reach_of_area(
+            session,
+            revision.area_geojson,
+            revision.area_bbox,
+            revision.channels,
+            category=str(revision.category) if revision.number == 1 else None,
+        )
+    wanted = [c for c in revision.channels if c in PUSH_CHANNELS]
+    in_area: set[int] = set()
+    if revision.msg_type != MsgType.CANCEL:
+        in_area = subscriber_ids_in_area(session, revision.area_geojson, revision.area_bbox)
+    wants_alert = wants_notice(str(revision.category), utcnow())
+    result = Reach(by_channel={c: {} for c in wanted})
+    reached: set[int] = set()
+    for channel in wanted:
+        before = earlier.get(channel, set())
+        counts = result.by_channel[channel]
+        for ids, rules in ((before, []), (in_area - before, [wants_alert])):
+            for chunk in _chunks(sorted(ids)):
+                rows = session.execute(
+                    select(Subscriber.id, Subscriber.language).where(
+                        Subscriber.id.in_(chunk), wants_channel(channel), *rules
+                    )
+                ).all()
+                for subscriber_id, language in rows:
+                    reached.add(subscriber_id)
+                    counts[language] = counts.get(language, 0) + 1
+    result.subscribers = len(reached)
+    result.addresses, result.addresses_without_subscriber = _addresses(
+        session, revision.area_geojson, revision.area_bbox
     )
+    return result
 
 
 def _addresses(

@@ -212,3 +212,59 @@ def test_the_reach_shown_before_publishing_is_who_the_fan_out_writes(session, of
     expand_all(session)
     written = session.query(Delivery).filter_by(notice_id=notice.id, channel="sms").count()
     assert written == found["channels"]["sms"]["total"]
+
+
+def test_an_updates_reach_counts_who_got_the_alert_as_well_as_the_new_area(session, office, as_):
+    """An update that moves the area to Bergkarlås still goes to the Gesunda resident who
+    got the alert, and the all-clear goes to exactly those two: the approver's reach
+    must say so (it counted the new area only, and the area for the all-clear)."""
+    from alerts.notices.operations import (
+        approve_notice,
+        cancel_notice,
+        publish_notice,
+        update_notice,
+    )
+    from alerts.notices.schemas import CancelIn, NoticeChangesIn
+    from tests.delivery import expand_all
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740606", language="en")
+    session.commit()
+    notice = notice_in_state(session, office, "active")
+    expand_all(session)
+
+    def sent(number: int) -> int:
+        rows = session.query(Delivery).filter_by(notice_id=notice.id, revision_number=number)
+        for row in rows:  # handed to the provider, as a dispatcher would
+            row.status, row.attempts = "accepted", 1
+        session.commit()
+        return rows.filter_by(channel="sms").count()
+
+    assert sent(1) == 1
+    moved = NoticeChangesIn.model_validate({"area": {"zones": ["bergkarlas"]}})
+    update_notice(session, notice, moved, by=office["author"])
+    session.commit()
+    client = as_("approver")
+
+    def summary() -> str:
+        page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+        found = re.search(r'id="reach-summary">([^<]*)', page)
+        assert found is not None
+        return found.group(1)
+
+    assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    assert sent(2) == 2
+    # someone new in Bergkarlås after the update: the all-clear is not for them
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740607")
+    cancel_notice(session, notice, CancelIn(), by=office["author"])
+    session.commit()
+    assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    assert sent(3) == 2
