@@ -52,6 +52,7 @@ from alerts.notices.console_editor import (
     PROMISED,
     TEXT_FIELDS,
     Draft,
+    console_message,
     errors_by_field,
     field_labels,
     municipalities,
@@ -63,6 +64,7 @@ from alerts.notices.notice_templates import TEMPLATES, fill_template
 from alerts.notices.reach import PUSH_CHANNELS, Reach, reach, reach_of_revision
 from alerts.notices.schemas import (
     ALL_CHANNELS,
+    REASON_MAX,
     AreaIn,
     CancelIn,
     NoticeChangesIn,
@@ -569,6 +571,7 @@ def notice_detail(notice_id: str):
         reach=found,
         previews=previews,
         sms_price=settings().sms_price,
+        reason_max=REASON_MAX,
         changes=_changes(notice),
         can=console_rules.allowed(db.session, notice, g.operator),
         map_data=_map_data(notice, shown),
@@ -710,8 +713,25 @@ def notice_action(notice_id: str, action: str):
     return redirect(url_for("console.notice_detail", notice_id=notice_id))
 
 
+#: The lifecycle forms' typed fields, as their labels read, to name them in a refusal.
+_ACTION_FIELDS = {
+    "reason": N_("Skäl att avslå"),
+    "emergency_reason": N_("Nödläge, skäl"),
+}
+
+
 def errors_by_field_text(exc: ValidationFailed) -> list[str]:
-    return [" ".join(messages) for messages in errors_by_field(exc.errors or []).values()]
+    """Each refused field's messages, led by the field's label where the form shows one
+    ("Skäl att avslå: får vara högst 2000 tecken", not the message alone)."""
+    found: dict[str, list[str]] = {}
+    for error in exc.errors or []:
+        found.setdefault(error.field, []).append(console_message(error))
+    return [
+        f"{gettext(_ACTION_FIELDS[field])}: {' '.join(messages)}"
+        if field in _ACTION_FIELDS
+        else " ".join(messages)
+        for field, messages in found.items()
+    ]
 
 
 # --- delivery -------------------------------------------------------------------------

@@ -331,3 +331,25 @@ def test_the_swedish_headline_is_marked_swedish_on_english_console_pages(session
     assert re.search(r'<h1 lang="sv">Koka vattnet[^<]*</h1>', page), page[:2000]
     listing = client.get("/console/?lang=en").get_data(as_text=True)
     assert re.search(rf'<a href="/console/notices/{live.id}" lang="sv">Koka vattnet', listing)
+
+
+def test_a_refused_rejection_names_its_field_and_the_form_limits_the_reason(session, office, as_):
+    """An approver's 2,001-character reason was refused with a bare "får vara högst 2000
+    tecken" at the top of the page (which field?) and the typed reason lost: the flash
+    names the field, and the textarea stops at the limit before anything is lost."""
+    from tests.console.conftest import notice_in_state
+
+    waiting = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{waiting.id}?lang=sv").get_data(as_text=True)
+    assert re.search(r'<textarea id="reason" name="reason"[^>]* maxlength="2000"', page)
+    for lang, words in (
+        ("sv", "Skäl att avslå: får vara högst 2000 tecken"),
+        ("en", "Reason for rejecting: must be at most 2000 characters"),
+    ):
+        answer = client.post(
+            f"/console/notices/{waiting.id}/reject?lang={lang}",
+            data={"reason": "x" * 2001},
+            follow_redirects=True,
+        )
+        assert words in answer.get_data(as_text=True)
