@@ -59,7 +59,13 @@ from alerts.notices.console_editor import (
     parse_local,
 )
 from alerts.notices.lifecycle import LIVE
-from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
+from alerts.notices.models import (
+    Category,
+    Notice,
+    NoticeRevision,
+    NoticeStatus,
+    RevisionState,
+)
 from alerts.notices.notice_templates import TEMPLATES, fill_template
 from alerts.notices.reach import PUSH_CHANNELS, Reach, reach, reach_of_revision
 from alerts.notices.schemas import (
@@ -436,12 +442,18 @@ def _reach_json(found: Reach) -> dict[str, Any]:
 @bp.post("/reach")
 @login_required
 def area_reach():
-    """The reach of the editor's area as it is now (``{"area": ..., "channels": [...]}``)."""
+    """The reach of the editor's area as it is now (``{"area": ..., "channels": [...],
+    "category": ...}``); with a known category, of a new alert of it, as the fan-out
+    writes it (an update's editor sends none: its earlier recipients count too)."""
     body = request.get_json(silent=True) or {}
+    category = body.get("category")
     try:
         area = parse(NoticeIn, {"area": body.get("area"), "texts": {}}).area
         found = reach(
-            db.session, area.model_dump(exclude_none=True), body.get("channels") or ALL_CHANNELS
+            db.session,
+            area.model_dump(exclude_none=True),
+            body.get("channels") or ALL_CHANNELS,
+            category=category if isinstance(category, str) and category in set(Category) else None,
         )
     except ValidationFailed as exc:
         return jsonify(

@@ -60,10 +60,13 @@ def reach(
     session: Session,
     area_request: dict[str, Any],
     channels: Iterable[str] = PUSH_CHANNELS,
+    *,
+    category: str | None = None,
 ) -> Reach:
-    """The reach of an area as the API takes it (``{"zones": [...], "circle": ...}``)."""
+    """The reach of an area as the API takes it (``{"zones": [...], "circle": ...}``);
+    with ``category``, of a new alert of that category."""
     area_geojson, bbox = resolve_area(session, area_request)
-    return reach_of_area(session, area_geojson, bbox, channels)
+    return reach_of_area(session, area_geojson, bbox, channels, category=category)
 
 
 def reach_of_area(

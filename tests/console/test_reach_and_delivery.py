@@ -268,3 +268,28 @@ def test_an_updates_reach_counts_who_got_the_alert_as_well_as_the_new_area(sessi
     session.commit()
     expand_all(session)
     assert sent(3) == 2
+
+
+def test_the_editors_live_reach_follows_the_chosen_category(session, office, as_):
+    """While drafting, the reach beside the map counts only those a notice of the chosen
+    category reaches, as the saved draft's page then does."""
+    from alerts.residents.models import category_mask
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(
+        session, GESUNDA, phone="+46701740606", categories=category_mask(["electricity"])
+    )
+    session.commit()
+    client = as_("author")
+    area = {"zones": ["gesunda"]}
+    assert client.post("/console/reach", json={"area": area}).get_json()["subscribers"] == 2
+    water = client.post("/console/reach", json={"area": area, "category": "water"}).get_json()
+    assert water["subscribers"] == 1
+    power = client.post("/console/reach", json={"area": area, "category": "electricity"})
+    assert power.get_json()["subscribers"] == 2
+    bad = client.post("/console/reach", json={"area": area, "category": "weather"})
+    assert bad.get_json()["subscribers"] == 2  # an unknown category counts the area
+    odd = client.post("/console/reach", json={"area": area, "category": ["water"]})
+    assert odd.status_code == 200 and odd.get_json()["subscribers"] == 2
+    page = client.get("/console/notices/new").get_data(as_text=True)
+    assert 'data-reach-category="f-category"' in page
