@@ -19,7 +19,7 @@ from alerts.notices import audit
 from alerts.notices import operations as notices
 from alerts.notices.models import Notice, NoticeStatus
 from alerts.notices.notice_templates import TEMPLATES
-from alerts.notices.reach import PUSH_CHANNELS, reach, reach_of_area
+from alerts.notices.reach import PUSH_CHANNELS, reach, reach_of_revision
 from alerts.notices.responses import AuditTrail, NoticePage, TemplateList
 from alerts.notices.responses import Notice as NoticeOut
 from alerts.notices.responses import Reach as ReachOut
@@ -227,10 +227,9 @@ def reach_out(found) -> ReachOut:
 def notice_reach(notice_id: str):
     """Who the notice reaches: its newest revision's area and channels."""
     notice = notice_or_404(notice_id)
-    revision = notice.revisions[-1]
-    if not revision.area_geojson:
+    found = reach_of_revision(db.session, notice.revisions[-1])
+    if found is None:
         raise NotFound("The notice has no area")
-    found = reach_of_area(db.session, revision.area_geojson, revision.area_bbox, revision.channels)
     return jsonify(reach_out(found).to_json())
 
 

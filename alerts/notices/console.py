@@ -38,6 +38,7 @@ from alerts.dispatch.approvals import (
     told_about,
 )
 from alerts.dispatch.approvals import send_due as send_approval_messages
+from alerts.dispatch.fanout import earlier_recipients
 from alerts.dispatch.models import ApprovalMessageStatus, Delivery, FanoutJob, FanoutState
 from alerts.dispatch.report import TIMELINE_KINDS, delivery_report, delivery_timeline
 from alerts.errors import DomainError, FieldError, ValidationFailed
@@ -51,16 +52,25 @@ from alerts.notices.console_editor import (
     PROMISED,
     TEXT_FIELDS,
     Draft,
+    console_message,
     errors_by_field,
+    field_labels,
     municipalities,
     parse_local,
 )
 from alerts.notices.lifecycle import LIVE
-from alerts.notices.models import Notice, NoticeRevision, NoticeStatus, RevisionState
+from alerts.notices.models import (
+    Category,
+    Notice,
+    NoticeRevision,
+    NoticeStatus,
+    RevisionState,
+)
 from alerts.notices.notice_templates import TEMPLATES, fill_template
-from alerts.notices.reach import Reach, reach, reach_of_area
+from alerts.notices.reach import PUSH_CHANNELS, Reach, reach, reach_of_revision
 from alerts.notices.schemas import (
     ALL_CHANNELS,
+    REASON_MAX,
     AreaIn,
     CancelIn,
     NoticeChangesIn,
@@ -194,6 +204,7 @@ def _editor(draft: Draft, *, mode: str, notice: Notice | None = None, errors=Non
             channels=list(ALL_CHANNELS),
             languages=LANGUAGES,
             text_fields=TEXT_FIELDS,
+            field_labels=field_labels(),
             form=FlaskForm(),
             needs_confirmation=needs_confirmation,
             municipalities=municipalities(db.session, draft.zones),
@@ -406,6 +417,7 @@ def all_clear(notice_id: str):
             errors=errors,
             languages=LANGUAGES,
             text_fields=TEXT_FIELDS,
+            field_labels=field_labels(),
             form=FlaskForm(),
         ),
         status,
@@ -430,12 +442,18 @@ def _reach_json(found: Reach) -> dict[str, Any]:
 @bp.post("/reach")
 @login_required
 def area_reach():
-    """The reach of the editor's area as it is now (``{"area": ..., "channels": [...]}``)."""
+    """The reach of the editor's area as it is now (``{"area": ..., "channels": [...],
+    "category": ...}``); with a known category, of a new alert of it, as the fan-out
+    writes it (an update's editor sends none: its earlier recipients count too)."""
     body = request.get_json(silent=True) or {}
+    category = body.get("category")
     try:
         area = parse(NoticeIn, {"area": body.get("area"), "texts": {}}).area
         found = reach(
-            db.session, area.model_dump(exclude_none=True), body.get("channels") or ALL_CHANNELS
+            db.session,
+            area.model_dump(exclude_none=True),
+            body.get("channels") or ALL_CHANNELS,
+            category=category if isinstance(category, str) and category in set(Category) else None,
         )
     except ValidationFailed as exc:
         return jsonify(
@@ -460,10 +478,17 @@ def sms_parts():
 # --- one notice -----------------------------------------------------------------------
 
 
-def _reach_of(revision: NoticeRevision) -> Reach | None:
-    if not revision.area_geojson:
-        return None
-    return reach_of_area(db.session, revision.area_geojson, revision.area_bbox, revision.channels)
+def _reach_of(notice: Notice, revision: NoticeRevision) -> Reach | None:
+    """Who ``revision`` reaches: for an update or the all-clear, with who got the earlier
+    revisions (the dispatcher's record), as its fan-out will write it."""
+    if revision.number == 1:
+        return reach_of_revision(db.session, revision)
+    earlier = {
+        channel: earlier_recipients(db.session, notice, revision, channel)
+        for channel in revision.channels
+        if channel in PUSH_CHANNELS
+    }
+    return reach_of_revision(db.session, revision, earlier)
 
 
 def _changes(notice: Notice) -> dict[str, Any] | None:
@@ -530,7 +555,7 @@ def _map_data(notice: Notice, shown: NoticeRevision) -> dict[str, Any]:
 def notice_detail(notice_id: str):
     notice = _get(notice_id)
     shown = notice.working_revision or notice.current_revision
-    found = _reach_of(shown)
+    found = _reach_of(notice, shown)
     sms_recipients = found.by_channel.get("sms", {}) if found else {}
     previews: dict[str, Any] = {}
     if notice.status not in (S.CANCELLED, S.EXPIRED) or notice.working_revision is not None:
@@ -558,6 +583,7 @@ def notice_detail(notice_id: str):
         reach=found,
         previews=previews,
         sms_price=settings().sms_price,
+        reason_max=REASON_MAX,
         changes=_changes(notice),
         can=console_rules.allowed(db.session, notice, g.operator),
         map_data=_map_data(notice, shown),
@@ -699,8 +725,25 @@ def notice_action(notice_id: str, action: str):
     return redirect(url_for("console.notice_detail", notice_id=notice_id))
 
 
+#: The lifecycle forms' typed fields, as their labels read, to name them in a refusal.
+_ACTION_FIELDS = {
+    "reason": N_("Skäl att avslå"),
+    "emergency_reason": N_("Nödläge, skäl"),
+}
+
+
 def errors_by_field_text(exc: ValidationFailed) -> list[str]:
-    return [" ".join(messages) for messages in errors_by_field(exc.errors or []).values()]
+    """Each refused field's messages, led by the field's label where the form shows one
+    ("Skäl att avslå: får vara högst 2000 tecken", not the message alone)."""
+    found: dict[str, list[str]] = {}
+    for error in exc.errors or []:
+        found.setdefault(error.field, []).append(console_message(error))
+    return [
+        f"{gettext(_ACTION_FIELDS[field])}: {' '.join(messages)}"
+        if field in _ACTION_FIELDS
+        else " ".join(messages)
+        for field, messages in found.items()
+    ]
 
 
 # --- delivery -------------------------------------------------------------------------

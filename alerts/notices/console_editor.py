@@ -26,7 +26,7 @@ from alerts.notices.models import NoticeRevision
 from alerts.notices.notice_templates import TEMPLATES, fill_template
 from alerts.notices.schemas import ALL_CHANNELS
 from alerts.places.models import Zone
-from alerts.web.labels import field_message
+from alerts.web.labels import field_message, label
 from channels.base import from_local, local_time
 
 LANGUAGES = ("sv", "en")
@@ -292,6 +292,17 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
         N_("området är tomt"),
     ),
     (
+        re.compile(r"^the boundary crosses itself"),
+        N_("gränsen korsar sig själv: rita om området så att kanterna inte korsar varandra"),
+    ),
+    (
+        re.compile(r"^a ring touches or crosses itself"),
+        N_(
+            "gränsen rör vid eller korsar sig själv: rita om området så att kanterna inte "
+            "korsar varandra"
+        ),
+    ),
+    (
         re.compile(r"^Input should be"),
         N_("ogiltigt värde"),
     ),
@@ -324,6 +335,39 @@ def form_field(api_field: str) -> str:
     if parts[0] == "center":
         return "circle"
     return parts[0] if parts[0] in FORM_FIELDS else "form"
+
+
+_TEXT_LABELS = {
+    "headline": N_("Rubrik"),
+    "description": N_("Beskrivning"),
+    "instruction": N_("Vad ska invånarna göra"),
+}
+_FIELD_LABELS = {
+    "template": N_("Mall"),
+    "place": N_("Platsnamn (områdets namn i texterna)"),
+    "zones": N_("Zoner"),
+    "geometry": N_("Område"),
+    "circle": N_("Cirkel"),
+    "category": N_("Kategori"),
+    "severity": N_("Allvar"),
+    "urgency": N_("Brådska"),
+    "certainty": N_("Säkerhet"),
+    "onset": N_("Börjar"),
+    "expires": N_("Upphör"),
+    "next_update": N_("Nästa besked senast"),
+    "expected_restoration": N_("Beräknat klart"),
+    "channels": N_("Kanaler"),
+}
+
+
+def field_labels() -> dict[str, str]:
+    """The editor's and the all-clear's fields as their labels read, for the error summary:
+    "måste fyllas i" alone does not say which of six text fields it is about."""
+    found = {name: gettext(msgid) for name, msgid in _FIELD_LABELS.items()}
+    for lang in LANGUAGES:
+        for name, msgid in _TEXT_LABELS.items():
+            found[f"{lang}_{name}"] = f"{label('language', lang)}: {gettext(msgid)}"
+    return found
 
 
 FORM_FIELDS = {

@@ -3,14 +3,17 @@ addresses inside the area that nobody has subscribed for (households to reach an
 
 The subscribers are found by the same targeting the fan-out uses
 (:func:`alerts.places.targeting.subscriber_ids_in_area`) and counted with the same test
-of who wants a channel (:func:`alerts.residents.models.wants_channel`), so the figure an
-operator sees before publishing is the number of messages that will be written.
+of who wants a channel (:func:`alerts.residents.models.wants_channel`) and, given the
+notice's category, of who wants a new alert of it
+(:func:`alerts.residents.models.wants_notice`: the category chosen, not paused), so the
+figure an operator sees before publishing is the number of messages that will be written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,10 +21,17 @@ from shapely.geometry import shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.notices.models import MsgType, NoticeRevision
+from alerts.orm import utcnow
 from alerts.places.areas import resolve_area
 from alerts.places.models import Address
 from alerts.places.targeting import subscriber_ids_in_area
-from alerts.residents.models import Subscriber, SubscriberLocation, wants_channel
+from alerts.residents.models import (
+    Subscriber,
+    SubscriberLocation,
+    wants_channel,
+    wants_notice,
+)
 from geodata.matching import points_in_area_mask
 
 PUSH_CHANNELS = ("sms", "email")
@@ -50,10 +60,13 @@ def reach(
     session: Session,
     area_request: dict[str, Any],
     channels: Iterable[str] = PUSH_CHANNELS,
+    *,
+    category: str | None = None,
 ) -> Reach:
-    """The reach of an area as the API takes it (``{"zones": [...], "circle": ...}``)."""
+    """The reach of an area as the API takes it (``{"zones": [...], "circle": ...}``);
+    with ``category``, of a new alert of that category."""
     area_geojson, bbox = resolve_area(session, area_request)
-    return reach_of_area(session, area_geojson, bbox, channels)
+    return reach_of_area(session, area_geojson, bbox, channels, category=category)
 
 
 def reach_of_area(
@@ -61,9 +74,14 @@ def reach_of_area(
     area_geojson: dict[str, Any],
     bbox: list[float] | None,
     channels: Iterable[str] = PUSH_CHANNELS,
+    *,
+    category: str | None = None,
+    now: datetime | None = None,
 ) -> Reach:
-    """The reach of a resolved area (GeoJSON lon/lat)."""
+    """The reach of a resolved area (GeoJSON lon/lat); with ``category``, only those a new
+    alert of that category reaches (they chose it and have not paused at ``now``)."""
     wanted = [c for c in channels if c in PUSH_CHANNELS]
+    wants = [wants_notice(category, now or utcnow())] if category is not None else []
     ids = sorted(subscriber_ids_in_area(session, area_geojson, bbox))
     result = Reach(by_channel={c: {} for c in wanted})
     reached: set[int] = set()
@@ -71,7 +89,7 @@ def reach_of_area(
         for channel in wanted:
             rows = session.execute(
                 select(Subscriber.id, Subscriber.language).where(
-                    Subscriber.id.in_(chunk), wants_channel(channel)
+                    Subscriber.id.in_(chunk), wants_channel(channel), *wants
                 )
             ).all()
             counts = result.by_channel[channel]
@@ -80,6 +98,56 @@ def reach_of_area(
                 counts[language] = counts.get(language, 0) + 1
     result.subscribers = len(reached)
     result.addresses, result.addresses_without_subscriber = _addresses(session, area_geojson, bbox)
+    return result
+
+
+def reach_of_revision(
+    session: Session,
+    revision: NoticeRevision,
+    earlier: Mapping[str, set[int]] | None = None,
+) -> Reach | None:
+    """The reach of a revision of a notice, as its fan-out will write it (None: no area).
+
+    The area's subscribers who want the notice's category and have not paused; and, given
+    ``earlier`` (per channel, who was sent an earlier revision: the dispatcher's record,
+    which the console passes in), those people too whatever their category or place now.
+    An all-clear reaches only them. Without ``earlier`` a later revision counts the area's
+    subscribers by channel alone.
+    """
+    if not revision.area_geojson:
+        return None
+    if earlier is None:
+        return reach_of_area(
+            session,
+            revision.area_geojson,
+            revision.area_bbox,
+            revision.channels,
+            category=str(revision.category) if revision.number == 1 else None,
+        )
+    wanted = [c for c in revision.channels if c in PUSH_CHANNELS]
+    in_area: set[int] = set()
+    if revision.msg_type != MsgType.CANCEL:
+        in_area = subscriber_ids_in_area(session, revision.area_geojson, revision.area_bbox)
+    wants_alert = wants_notice(str(revision.category), utcnow())
+    result = Reach(by_channel={c: {} for c in wanted})
+    reached: set[int] = set()
+    for channel in wanted:
+        before = earlier.get(channel, set())
+        counts = result.by_channel[channel]
+        for ids, rules in ((before, []), (in_area - before, [wants_alert])):
+            for chunk in _chunks(sorted(ids)):
+                rows = session.execute(
+                    select(Subscriber.id, Subscriber.language).where(
+                        Subscriber.id.in_(chunk), wants_channel(channel), *rules
+                    )
+                ).all()
+                for subscriber_id, language in rows:
+                    reached.add(subscriber_id)
+                    counts[language] = counts.get(language, 0) + 1
+    result.subscribers = len(reached)
+    result.addresses, result.addresses_without_subscriber = _addresses(
+        session, revision.area_geojson, revision.area_bbox
+    )
     return result
 
 

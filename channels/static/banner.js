@@ -96,7 +96,8 @@
   var css = [
     ":host{all:initial;display:block}",
     ":host([hidden]){display:none}",
-    ".varsla{font:16px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:0}",
+    ".varsla{font:16px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;padding:0;" +
+      "overflow-wrap:anywhere}",
     ".notice{display:flex;align-items:flex-start;gap:8px;margin:0 0 4px;padding:10px 12px;" +
       "border-left:6px solid currentColor}",
     ".body{flex:1;min-width:0}",

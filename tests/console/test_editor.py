@@ -35,7 +35,7 @@ def test_a_template_with_a_place_and_a_circle_names_the_place_everywhere(session
     )
     notice_id = _new_id(answer)
     page = client.get(f"/console/notices/{notice_id}").get_data(as_text=True)
-    assert "<h1>Koka vattnet i Bergkarlås</h1>" in page
+    assert '<h1 lang="sv">Koka vattnet i Bergkarlås</h1>' in page
     assert '<dd id="area-words">Bergkarlås</dd>' in page
     # CAP areaDesc names the place, not "Område markerat på karta".
     cap = client.get(f"/console/notices/{notice_id}/preview/cap").get_data(as_text=True)
@@ -272,5 +272,84 @@ def test_every_field_at_fault_is_named_in_one_save(as_):
     page = client.post("/console/notices/new", data={**data, "geometry": geometry}).get_data(
         as_text=True
     )
-    assert re.search(r'id="err-geometry">the boundary crosses itself', page)
+    assert re.search(r'id="err-geometry">gränsen korsar sig själv: rita om området', page)
     assert re.search(r'id="err-expires">måste vara efter starttiden', page)
+    page = client.post(
+        "/console/notices/new?lang=en", data={**data, "geometry": geometry}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-geometry">the boundary crosses itself: redraw the area', page)
+    touching = [[14.50, 60.90], [14.52, 60.90], [14.51, 60.91], [14.52, 60.92], [14.50, 60.92]]
+    touching += [[14.51, 60.91], [14.50, 60.90]]
+    geometry = json.dumps({"type": "Polygon", "coordinates": [touching]})
+    page = client.post(
+        "/console/notices/new?lang=sv", data={**data, "geometry": geometry}
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-geometry">gränsen rör vid eller korsar sig själv: rita om', page)
+
+
+def test_the_error_summary_names_each_field_at_fault(session, office, as_):
+    """Two emptied headlines in the all-clear read "Svenska: Rubrik: måste fyllas i" and
+    "Engelska: Rubrik: …" in the summary, not "måste fyllas i" twice with no field named."""
+    from tests.console.conftest import notice_in_state
+
+    live = notice_in_state(session, office, "active")
+    client = as_("author")
+    for lang, words in (
+        ("sv", ("Svenska: Rubrik: måste fyllas i", "Engelska: Rubrik: måste fyllas i")),
+        ("en", ("Swedish: Headline: must be filled in", "English: Headline: must be filled in")),
+    ):
+        page = client.post(
+            f"/console/notices/{live.id}/all-clear?lang={lang}",
+            data={
+                "sv_headline": "",
+                "sv_description": "Vattnet går att dricka.",
+                "en_headline": "",
+                "en_description": "Kept as typed",
+            },
+        )
+        assert page.status_code == 422
+        html = page.get_data(as_text=True)
+        summary = html.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+        for expected in words:
+            assert expected in summary, summary
+        assert ">Kept as typed</textarea>" in html
+    page = client.post(
+        "/console/notices/new?lang=sv", data={"sv_headline": "", "channels": CHANNELS}
+    ).get_data(as_text=True)
+    summary = page.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert ">Zoner: välj zoner" in summary, summary
+
+
+def test_the_swedish_headline_is_marked_swedish_on_english_console_pages(session, office, as_):
+    """The console names a notice by its Swedish headline in every language; on an English
+    page a screen reader must read it as Swedish (WCAG 2.1 3.1.2, language of parts)."""
+    from tests.console.conftest import notice_in_state
+
+    live = notice_in_state(session, office, "active")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{live.id}?lang=en").get_data(as_text=True)
+    assert re.search(r'<h1 lang="sv">Koka vattnet[^<]*</h1>', page), page[:2000]
+    listing = client.get("/console/?lang=en").get_data(as_text=True)
+    assert re.search(rf'<a href="/console/notices/{live.id}" lang="sv">Koka vattnet', listing)
+
+
+def test_a_refused_rejection_names_its_field_and_the_form_limits_the_reason(session, office, as_):
+    """An approver's 2,001-character reason was refused with a bare "får vara högst 2000
+    tecken" at the top of the page (which field?) and the typed reason lost: the flash
+    names the field, and the textarea stops at the limit before anything is lost."""
+    from tests.console.conftest import notice_in_state
+
+    waiting = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{waiting.id}?lang=sv").get_data(as_text=True)
+    assert re.search(r'<textarea id="reason" name="reason"[^>]* maxlength="2000"', page)
+    for lang, words in (
+        ("sv", "Skäl att avslå: får vara högst 2000 tecken"),
+        ("en", "Reason for rejecting: must be at most 2000 characters"),
+    ):
+        answer = client.post(
+            f"/console/notices/{waiting.id}/reject?lang={lang}",
+            data={"reason": "x" * 2001},
+            follow_redirects=True,
+        )
+        assert words in answer.get_data(as_text=True)

@@ -175,3 +175,121 @@ def test_the_sms_cost_is_written_as_the_reader_writes_numbers(session, office, a
     assert re.search(r"Kostnad: \d+,\d\d kr per mottagare, \d+,\d\d kr för 1 mottagare", swedish)
     english = client.get(f"/console/notices/{notice.id}?lang=en").get_data(as_text=True)
     assert re.search(r"Cost: SEK \d+\.\d\d per recipient", english)
+
+
+def test_the_reach_shown_before_publishing_is_who_the_fan_out_writes(session, office, as_):
+    """A resident who chose only electricity notices, or paused alerts, is not reached by a
+    water notice: the reach an approver reads must not count them (it did)."""
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.notices.operations import approve_notice, publish_notice
+    from alerts.residents.models import category_mask
+    from tests.delivery import expand_all
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(
+        session, GESUNDA, phone="+46701740606", categories=category_mask(["electricity"])
+    )
+    add_subscriber(
+        session,
+        GESUNDA,
+        phone="+46701740607",
+        paused_until=datetime.now(UTC) + timedelta(days=1),
+    )
+    session.commit()
+    notice = notice_in_state(session, office, "pending")
+    client = as_("approver")
+    page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+    summary = re.search(r"\d+ prenumerant[^<]*", page)
+    assert summary is not None and summary.group(0).startswith("1 prenumerant; SMS: 1 (Svenska 1)")
+    headers = api_headers(session, office["author"])
+    session.commit()
+    found = client.get(f"/api/v1/notices/{notice.id}/reach", headers=headers).get_json()
+    assert found["subscribers"] == 1 and found["channels"]["sms"]["total"] == 1
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    written = session.query(Delivery).filter_by(notice_id=notice.id, channel="sms").count()
+    assert written == found["channels"]["sms"]["total"]
+
+
+def test_an_updates_reach_counts_who_got_the_alert_as_well_as_the_new_area(session, office, as_):
+    """An update that moves the area to Bergkarlås still goes to the Gesunda resident who
+    got the alert, and the all-clear goes to exactly those two: the approver's reach
+    must say so (it counted the new area only, and the area for the all-clear)."""
+    from alerts.notices.operations import (
+        approve_notice,
+        cancel_notice,
+        publish_notice,
+        update_notice,
+    )
+    from alerts.notices.schemas import CancelIn, NoticeChangesIn
+    from tests.delivery import expand_all
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740606", language="en")
+    session.commit()
+    notice = notice_in_state(session, office, "active")
+    expand_all(session)
+
+    def sent(number: int) -> int:
+        rows = session.query(Delivery).filter_by(notice_id=notice.id, revision_number=number)
+        for row in rows:  # handed to the provider, as a dispatcher would
+            row.status, row.attempts = "accepted", 1
+        session.commit()
+        return rows.filter_by(channel="sms").count()
+
+    assert sent(1) == 1
+    moved = NoticeChangesIn.model_validate({"area": {"zones": ["bergkarlas"]}})
+    update_notice(session, notice, moved, by=office["author"])
+    session.commit()
+    client = as_("approver")
+
+    def summary() -> str:
+        page = client.get(f"/console/notices/{notice.id}").get_data(as_text=True)
+        found = re.search(r'id="reach-summary">([^<]*)', page)
+        assert found is not None
+        return found.group(1)
+
+    assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    assert sent(2) == 2
+    # someone new in Bergkarlås after the update: the all-clear is not for them
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740607")
+    cancel_notice(session, notice, CancelIn(), by=office["author"])
+    session.commit()
+    assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    approve_notice(session, notice, by=office["approver"])
+    publish_notice(session, notice, by=office["approver"])
+    session.commit()
+    expand_all(session)
+    assert sent(3) == 2
+
+
+def test_the_editors_live_reach_follows_the_chosen_category(session, office, as_):
+    """While drafting, the reach beside the map counts only those a notice of the chosen
+    category reaches, as the saved draft's page then does."""
+    from alerts.residents.models import category_mask
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(
+        session, GESUNDA, phone="+46701740606", categories=category_mask(["electricity"])
+    )
+    session.commit()
+    client = as_("author")
+    area = {"zones": ["gesunda"]}
+    assert client.post("/console/reach", json={"area": area}).get_json()["subscribers"] == 2
+    water = client.post("/console/reach", json={"area": area, "category": "water"}).get_json()
+    assert water["subscribers"] == 1
+    power = client.post("/console/reach", json={"area": area, "category": "electricity"})
+    assert power.get_json()["subscribers"] == 2
+    bad = client.post("/console/reach", json={"area": area, "category": "weather"})
+    assert bad.get_json()["subscribers"] == 2  # an unknown category counts the area
+    odd = client.post("/console/reach", json={"area": area, "category": ["water"]})
+    assert odd.status_code == 200 and odd.get_json()["subscribers"] == 2
+    page = client.get("/console/notices/new").get_data(as_text=True)
+    assert 'data-reach-category="f-category"' in page

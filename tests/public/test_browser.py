@@ -190,3 +190,27 @@ def test_console_notice_page_has_no_axe_violations(chromium, live_app, notices):
     assert page.get_by_text("SMS som invånarna får").is_visible()
     assert axe_violations(page, [*WCAG_AA, "best-practice"]) == []
     context.close()
+
+
+def test_both_banners_wrap_a_long_link_in_a_narrow_column(chromium, live_app, news_site, newsroom):
+    """A web address in the instruction (the utility's page about the fault) is one long
+    word: the banner in a 320 px sidebar must wrap it, not scroll sideways."""
+    url = "https://www.mora.se/driftstorningar/vattenochavlopp/kokningsrekommendationgesunda"
+    texts = {
+        "sv": {
+            "headline": "Koka vattnet i Gesunda",
+            "description": "Vattnet kan innehålla bakterier.",
+            "instruction": f"Läs mer på {url}",
+        }
+    }
+    newsroom.publish(texts=texts)
+    context = chromium.new_context(bypass_csp=True, viewport={"width": 320, "height": 700})
+    page = context.new_page()
+    page.goto(f"{live_app}/banner?zone=gesunda")
+    assert page.get_by_text(url, exact=False).is_visible()
+    sideways = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(sideways) <= 1, "the iframe banner scrolls sideways at 320 px"
+    page.goto(news_site)
+    page.get_by_text("Koka vattnet i Gesunda").wait_for(state="visible", timeout=10_000)
+    assert page.evaluate(sideways) <= 1, "the embedded banner scrolls the news site sideways"
+    context.close()

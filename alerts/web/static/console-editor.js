@@ -79,7 +79,12 @@
         return;
       }
       out.textContent = d.waiting;
-      postJson(form.dataset.reachUrl, form.dataset.csrf, { area: a, channels: channels(form) })
+      var body = { area: a, channels: channels(form) };
+      // A new alert reaches only those who chose its category (an update also reaches
+      // everyone who got the alert, so its editor counts the area).
+      var category = form.dataset.reachCategory && byId(form.dataset.reachCategory);
+      if (category && category.value) { body.category = category.value; }
+      postJson(form.dataset.reachUrl, form.dataset.csrf, body)
         .then(function (r) {
           if (!r) { out.textContent = d.none; return; }
           var parts = [fill(d.templateSubscribers, { n: r.subscribers })];
@@ -337,6 +342,7 @@
     Array.prototype.slice.call(form.querySelectorAll("input[name=channels]")).forEach(function (b) {
       b.addEventListener("change", reach);
     });
+    if (byId("f-category")) { byId("f-category").addEventListener("change", reach); }
     reach();
   }
 
