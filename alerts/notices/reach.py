@@ -82,23 +82,36 @@ def reach_of_area(
     alert of that category reaches (they chose it and have not paused at ``now``)."""
     wanted = [c for c in channels if c in PUSH_CHANNELS]
     wants = [wants_notice(category, now or utcnow())] if category is not None else []
-    ids = sorted(subscriber_ids_in_area(session, area_geojson, bbox))
+    ids = subscriber_ids_in_area(session, area_geojson, bbox)
     result = Reach(by_channel={c: {} for c in wanted})
     reached: set[int] = set()
-    for chunk in _chunks(ids):
-        for channel in wanted:
-            rows = session.execute(
-                select(Subscriber.id, Subscriber.language).where(
-                    Subscriber.id.in_(chunk), wants_channel(channel), *wants
-                )
-            ).all()
-            counts = result.by_channel[channel]
-            for subscriber_id, language in rows:
-                reached.add(subscriber_id)
-                counts[language] = counts.get(language, 0) + 1
+    for channel in wanted:
+        _count(session, result, reached, channel, ids, wants)
     result.subscribers = len(reached)
     result.addresses, result.addresses_without_subscriber = _addresses(session, area_geojson, bbox)
     return result
+
+
+def _count(
+    session: Session,
+    result: Reach,
+    reached: set[int],
+    channel: str,
+    ids: Iterable[int],
+    rules: list[Any],
+) -> None:
+    """Add to ``result`` (by language) and ``reached`` the subscribers among ``ids`` who want
+    ``channel`` and meet ``rules``."""
+    counts = result.by_channel[channel]
+    for chunk in _chunks(sorted(ids)):
+        rows = session.execute(
+            select(Subscriber.id, Subscriber.language).where(
+                Subscriber.id.in_(chunk), wants_channel(channel), *rules
+            )
+        ).all()
+        for subscriber_id, language in rows:
+            reached.add(subscriber_id)
+            counts[language] = counts.get(language, 0) + 1
 
 
 def reach_of_revision(
@@ -133,17 +146,8 @@ def reach_of_revision(
     reached: set[int] = set()
     for channel in wanted:
         before = earlier.get(channel, set())
-        counts = result.by_channel[channel]
-        for ids, rules in ((before, []), (in_area - before, [wants_alert])):
-            for chunk in _chunks(sorted(ids)):
-                rows = session.execute(
-                    select(Subscriber.id, Subscriber.language).where(
-                        Subscriber.id.in_(chunk), wants_channel(channel), *rules
-                    )
-                ).all()
-                for subscriber_id, language in rows:
-                    reached.add(subscriber_id)
-                    counts[language] = counts.get(language, 0) + 1
+        _count(session, result, reached, channel, before, [])
+        _count(session, result, reached, channel, in_area - before, [wants_alert])
     result.subscribers = len(reached)
     result.addresses, result.addresses_without_subscriber = _addresses(
         session, revision.area_geojson, revision.area_bbox
