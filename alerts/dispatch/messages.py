@@ -10,6 +10,7 @@ with each delivery's own reference.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import uuid
@@ -21,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from alerts.residents.tokens import manage_token
 from channels.base import Message, NoticeSnapshot, Recipient, message_kind
-from channels.compose.email import compose_email
+from channels.compose.email import EmailTemplate, email_template
 from channels.compose.sms import compose_sms
 from channels.gsm import sms_info
 
@@ -61,15 +62,22 @@ def short_link(base_url: str, notice_id: uuid.UUID) -> str:
     return f"{base_url.rstrip('/')}/n/{short_code(notice_id)}"
 
 
+@functools.lru_cache(maxsize=8)
+def _unsubscribe_serializer(secret: str) -> URLSafeSerializer:
+    # One per secret: every email carries a token, and building the serializer cost as
+    # much as signing.
+    return URLSafeSerializer(secret, salt=_UNSUBSCRIBE_SALT)
+
+
 def unsubscribe_token(secret: str, subscriber_id: int, channel: str) -> str:
     """A signed token naming one subscriber and channel (one-click unsubscribe, RFC 8058)."""
-    return URLSafeSerializer(secret, salt=_UNSUBSCRIBE_SALT).dumps([subscriber_id, channel])
+    return _unsubscribe_serializer(secret).dumps([subscriber_id, channel])
 
 
 def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str] | None:
     """(subscriber id, channel) from a token, or None when it is forged or malformed."""
     try:
-        subscriber_id, channel = URLSafeSerializer(secret, salt=_UNSUBSCRIBE_SALT).loads(token)
+        subscriber_id, channel = _unsubscribe_serializer(secret).loads(token)
     except (BadSignature, TypeError, ValueError):
         return None
     if not isinstance(subscriber_id, int) or channel not in ("sms", "email"):
@@ -133,11 +141,13 @@ def for_sending(snapshot: NoticeSnapshot) -> NoticeSnapshot:
 
 
 class Composer:
-    """Composes messages of one dispatcher; thread-safe, caches SMS texts per revision+language."""
+    """Composes messages of one dispatcher; thread-safe. An SMS text, and an email but for its
+    recipient's address and links, are composed once per revision and language."""
 
     def __init__(self, links: Links) -> None:
         self.links = links
         self._sms: dict[tuple[uuid.UUID, int, str, bool], Message] = {}
+        self._email: dict[tuple[uuid.UUID, int, str, bool], EmailTemplate] = {}
         self._lock = threading.Lock()
 
     def sms(self, snapshot: NoticeSnapshot, language: str, reference: str) -> Message:
@@ -174,17 +184,28 @@ class Composer:
         reference: str,
         manage_version: int = 1,
     ) -> Message:
-        unsubscribe = self.links.unsubscribe_url(subscriber_id, "email")
-        return compose_email(
-            for_sending(snapshot),
-            recipient.language,
-            recipient=recipient,
+        key = (snapshot.notice_id, snapshot.revision, recipient.language, snapshot.exercise)
+        template = self._email.get(key)
+        if template is None:
+            template = email_template(
+                for_sending(snapshot),
+                recipient.language,
+                list_id=f"{snapshot.sender_name} <notices.{self.links.host}>",
+                message_id_domain=self.links.host,
+            )
+            with self._lock:
+                if len(self._email) > 4096:
+                    self._email.clear()
+                self._email[key] = template
+        unsubscribe = recipient.unsubscribe_url or self.links.unsubscribe_url(
+            subscriber_id, "email"
+        )
+        return template.fill(
+            address=recipient.address,
             reference=reference,
-            list_id=f"{snapshot.sender_name} <notices.{self.links.host}>",
             manage_url=self.links.manage_url(subscriber_id, manage_version),
             unsubscribe_url=unsubscribe,
             one_click_url=unsubscribe,
-            message_id_domain=self.links.host,
         )
 
     def compose(

@@ -10,6 +10,8 @@ No database, no Flask: the dispatcher puts a manage link in every email footer.
 
 from __future__ import annotations
 
+import functools
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 _MANAGE_SALT = "varsla-manage"
@@ -19,15 +21,21 @@ _VERIFY_EMAIL_SALT = "varsla-verify-email"
 EMAIL_LINK_MAX_AGE_S = 24 * 3600
 
 
+@functools.lru_cache(maxsize=8)
+def _manage_serializer(secret: str) -> URLSafeSerializer:
+    # One per secret: every email's footer carries a manage link.
+    return URLSafeSerializer(secret, salt=_MANAGE_SALT)
+
+
 def manage_token(secret: str, subscriber_id: int, version: int) -> str:
     """The token of ``/subscriptions/<token>`` for a subscriber at its current version."""
-    return URLSafeSerializer(secret, salt=_MANAGE_SALT).dumps([subscriber_id, version])
+    return _manage_serializer(secret).dumps([subscriber_id, version])
 
 
 def read_manage_token(secret: str, token: str) -> tuple[int, int] | None:
     """(subscriber id, version), or None for a forged or malformed token."""
     try:
-        value = URLSafeSerializer(secret, salt=_MANAGE_SALT).loads(token)
+        value = _manage_serializer(secret).loads(token)
     except BadSignature:
         return None
     if (

@@ -16,6 +16,7 @@ import binascii
 import contextlib
 import email.policy
 import logging
+import re
 import secrets
 import smtplib
 import ssl
@@ -29,6 +30,16 @@ import aiosmtplib
 from channels.base import DeliveryResult, Message, Outcome, PushChannel, Recipient
 
 logger = logging.getLogger(__name__)
+
+#: Headers whose value is a list of angle-bracketed URIs or ids (RFC 2369, RFC 5322's
+#: msg-id), written as they are and folded only between items. The email package treats
+#: them as unstructured text and RFC 2047-encodes a value longer than a line: every
+#: one-click unsubscribe link (``<https://host/u/token>``) came out as ``=?utf-8?q?=3C...``,
+#: which mail providers do not read as a link.
+_BRACKETED = frozenset({"Message-ID", "List-Unsubscribe", "List-Help", "List-Archive"})
+#: A plain ASCII address with nothing to quote or encode: written as it is, as the email
+#: package would (checked in tests/channels/test_email.py), without parsing it.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 #: Headers covered by the DKIM signature (RFC 8058 wants the List-Unsubscribe pair signed).
 DKIM_HEADERS = (
@@ -244,9 +255,20 @@ class SmtpEmail(PushChannel):
         return self._sign(b"".join(out)), message_id
 
     def _folded(self, name: str, value: str, policy: email.policy.EmailPolicy[Any]) -> bytes:
-        """One header line as the email package folds and encodes it, kept while the same
-        (name, value) recurs: From, Subject, List-Id... are one revision's for thousands of
-        recipients."""
+        """One header line, folded and (where it must be) RFC 2047-encoded.
+
+        A recipient's own headers (To, Message-ID, List-Unsubscribe) take the short
+        ways below; any other line is the email package's, kept while the same (name,
+        value) recurs: From, Subject, List-Id... are one revision's for thousands of
+        recipients.
+        """
+        if name in _BRACKETED and value.isascii() and value.isprintable():
+            line = f"{name}: {value}"
+            if len(line) > 78:  # a line may have 998 (RFC 5322): one long URI stays whole
+                line = ",\r\n ".join(line.split(", "))
+            return (line + "\r\n").encode("ascii")
+        if name == "To" and len(value) <= 74 and _PLAIN_ADDRESS.fullmatch(value):
+            return f"To: {value}\r\n".encode("ascii")
         key = (name, value, policy.utf8)
         folded = self._header_cache.get(key)
         if folded is None:

@@ -10,6 +10,8 @@ import subprocess
 import dkim
 import lxml.html
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from channels.base import NoticeText, Outcome, Recipient
 from channels.compose.email import compose_email
@@ -348,3 +350,99 @@ def test_dkim_signature_verifies(tmp_path, fake_smtp):
     assert b"list-unsubscribe-post" in signed.lower()
     tampered = raw.replace(b"Bergkarl", b"Bergkarr", 1)
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+# --- one revision, many recipients ----------------------------------------------------
+
+
+def test_each_recipient_of_a_revision_gets_their_own_address_and_links():
+    """The dispatcher renders a revision's email once per language and fills in each
+    recipient: nobody may get another resident's address or links, and an address with
+    markup characters is escaped in the HTML as anywhere else."""
+    from alerts.dispatch.messages import Composer, Links, read_unsubscribe_token
+    from alerts.residents.tokens import read_manage_token
+
+    composer = Composer(Links("https://varsla.motala.example", "test-secret"))
+    snapshot = create_snapshot()
+    residents = {
+        11: Recipient("anna.sjoberg@example.se", language="sv"),
+        12: Recipient("o'brien&co@example.se", language="sv"),
+        13: Recipient("erik@example.se", language="en"),
+    }
+    mails = {
+        subscriber_id: composer.compose(
+            snapshot,
+            "email",
+            address=recipient.address,
+            language=recipient.language,
+            subscriber_id=subscriber_id,
+            reference=f"{subscriber_id}.1",
+            manage_version=2,
+        )[1]
+        for subscriber_id, recipient in residents.items()
+    }
+    for subscriber_id, mail in mails.items():
+        address = residents[subscriber_id].address
+        others = [r.address for i, r in residents.items() if i != subscriber_id]
+        assert "\x00" not in mail.body + mail.html + "".join(mail.headers.values())
+        assert address in mail.body
+        assert not any(other in mail.body for other in others)
+        html = lxml.html.fromstring(mail.html)
+        assert address in html.text_content()
+        links = [a.get("href") for a in html.iter("a")]
+        manage = next(link for link in links if "/subscriptions/" in link)
+        assert read_manage_token("test-secret", manage.rsplit("/", 1)[1]) == (subscriber_id, 2)
+        assert manage in mail.body
+        unsubscribe = mail.headers["List-Unsubscribe"].strip("<>")
+        assert unsubscribe in links and unsubscribe in mail.body
+        token = unsubscribe.rsplit("/", 1)[1]
+        assert read_unsubscribe_token("test-secret", token) == (subscriber_id, "email")
+        assert mail.headers["Message-ID"] == f"<{subscriber_id}.1@varsla.motala.example>"
+    assert "o&#39;brien&amp;co@example.se" in mails[12].html
+    assert mails[13].subject == "Boil water in Bergkarlås"
+    assert mails[11].subject == "Koka vattnet i Bergkarlås"
+
+
+def test_one_click_unsubscribe_is_a_link_on_the_wire(fake_smtp):
+    """Mail providers read List-Unsubscribe from the raw header. A real link (host and a
+    signed token) is longer than a line: it must stay ``<https://...>``, never become an
+    RFC 2047 encoded-word, which no provider reads as a link."""
+    one_click = "https://varsla.motala.example/u/WzEyMzQ1Njc4LCJlbWFpbCJd.q1w2e3r4t5y6u7i8o9p0a"
+    message = compose_email(
+        create_snapshot(),
+        "sv",
+        recipient=RESIDENT,
+        reference="77.1",
+        list_id="bergkarlas.motala.varsla.example",
+        manage_url="https://varsla.motala.example/subscriptions/tok",
+        unsubscribe_url=one_click,
+        one_click_url=one_click,
+        unsubscribe_mailto="avregistrera@motala.example",
+    )
+    channel = create_channel(fake_smtp)
+    assert channel.send(Recipient("a.b+c@example.se"), message).outcome is Outcome.ACCEPTED
+    channel.close()
+    [received] = fake_smtp.received
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    unfolded = re.sub(rb"\r\n[ \t]+", b" ", head).decode("ascii")
+    fields = dict(line.split(": ", 1) for line in unfolded.split("\r\n"))
+    assert fields["List-Unsubscribe"] == (f"<{one_click}>, <mailto:avregistrera@motala.example>")
+    assert fields["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert fields["To"] == "a.b+c@example.se"
+    assert fields["Message-ID"] == "<77.1@motala.example>"
+
+
+@given(
+    st.from_regex(
+        r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,40}@[a-z0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True
+    )
+)
+def test_a_plain_address_is_written_as_the_email_package_would(address):
+    """The To line of a plain address skips the email package's parser (most of an
+    email's header cost); the line must be the one the parser would have written."""
+    import email.policy
+
+    channel = SmtpEmail.from_url("smtp://127.0.0.1:25", MAIL_FROM)
+    expected = email.policy.SMTP.header_factory("To", address).fold(policy=email.policy.SMTP)
+    assert channel._folded("To", address, email.policy.SMTP) == expected.encode("ascii")
