@@ -558,9 +558,9 @@ def sender_throughput(
                         f"    NOT reached: at {cpu_ms:.2f} ms of worker CPU per email, "
                         f"{EMAIL_GOAL}/s needs {EMAIL_GOAL * cpu_ms / 1000:.1f} cores for the "
                         f"workers alone ({os.cpu_count()} here, shared with aiosmtpd, "
-                        "PostgreSQL and other load); building the MIME message with Python's "
-                        "email package is most of it: a leaner writer reusing each revision's "
-                        "parts, or more cores, would reach it"
+                        "PostgreSQL and other load); the SMTP exchange in Python (aiosmtplib) "
+                        "and filling in each recipient's part of the revision's email are most "
+                        "of it: more cores, or the workers on cores of their own, would reach it"
                         if cpu_ms == cpu_ms and EMAIL_GOAL * cpu_ms / 1000 > 1
                         else "    NOT reached: the SMTP round trips per connection; raise "
                         "VARSLA_SMTP_CONNECTIONS"

@@ -51,6 +51,13 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("public", __name__)
 
 ARCHIVE_PAGE_SIZE = 20
+#: Current notices shown in full on the home page, most severe first; the rest are one
+#: line each (severity, headline, area). At 1,000 current notices every card made the page
+#: 858 KB and its first render after a change 341 ms (bench/feeds.py): too heavy for a
+#: resident's phone in a crisis, and slow for the first reader after each change.
+HOME_CARDS = 50
+#: Recently ended notices on the home page; the archive has them all.
+HOME_ENDED = 10
 
 
 def content_security_policy() -> str:
@@ -164,7 +171,10 @@ def index() -> Response:
         html = render_template(
             "public/index.html",
             active=active,
-            ended=ended,
+            cards=active[:HOME_CARDS],
+            more=active[HOME_CARDS:],
+            ended=ended[:HOME_ENDED],
+            more_ended=len(ended) > HOME_ENDED,
             features=map_features(active, lang),
             map=map_settings(),
             subscribe_url=subscribe_url(),

@@ -136,8 +136,17 @@ def test_iframe_banner_is_accessible(chromium, live_app, notices):
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
-def test_public_pages_have_no_axe_violations(chromium, live_app, notices, newsroom, lang):
-    newsroom.all_clear(newsroom.publish(texts={"sv": {"headline": "Avslutat"}}))
+def test_public_pages_have_no_axe_violations(
+    chromium, live_app, notices, newsroom, lang, monkeypatch
+):
+    from alerts.public import pages as views
+
+    # The home page as in a crisis: one notice in full, the other as a line, and a link
+    # to the archive for the ended ones it leaves out.
+    monkeypatch.setattr(views, "HOME_CARDS", 1)
+    monkeypatch.setattr(views, "HOME_ENDED", 1)
+    for n in range(2):
+        newsroom.all_clear(newsroom.publish(texts={"sv": {"headline": f"Avslutat {n}"}}))
     context = chromium.new_context(bypass_csp=True)
     page = context.new_page()
     problems = []
@@ -154,6 +163,9 @@ def test_public_pages_have_no_axe_violations(chromium, live_app, notices, newsro
             page.wait_for_selector("#map[data-map-ready]", timeout=10_000)
             # The areas are drawn although no tile could load.
             assert page.locator(".leaflet-overlay-pane path").count() >= 1
+        if path == "/":
+            assert page.locator("ul.notices-compact li").count() == 1
+            assert page.locator("a[href='/archive']").count() >= 1
         violations = axe_violations(page, [*WCAG_AA, "best-practice"])
         assert violations == [], f"{path}: {violations}"
     assert problems == []

@@ -194,3 +194,44 @@ def test_static_assets_are_served_from_the_app(client):
     ):
         assert client.get(path).status_code == 200, path
     assert re.search(rb"Leaflet", client.get("/static/vendor/leaflet/leaflet.js").data)
+
+
+def test_a_crisis_home_page_shows_the_most_severe_in_full_and_every_other_in_one_line(
+    client, newsroom, monkeypatch
+):
+    """With hundreds of current notices the home page stays light for a resident's phone:
+    the most severe in full, every other one a line with its severity, headline and area,
+    none left out; of the ended ones only the latest, the rest in the archive."""
+    from alerts.public import pages as views
+
+    monkeypatch.setattr(views, "HOME_CARDS", 2)
+    monkeypatch.setattr(views, "HOME_ENDED", 1)
+    minor = newsroom.publish(texts={"sv": {"headline": "Grusning av cykelbanor"}}, severity="Minor")
+    moderate = newsroom.publish(texts={"sv": {"headline": "Lågt vattentryck"}}, severity="Moderate")
+    severe = newsroom.publish(texts={"sv": {"headline": "Koka vattnet"}}, severity="Severe")
+    extreme = newsroom.publish(texts={"sv": {"headline": "Stäng fönster"}}, severity="Extreme")
+    for n in range(2):
+        ended = newsroom.publish(texts={"sv": {"headline": f"Över {n}"}})
+        newsroom.all_clear(ended, texts={"sv": {"headline": f"Avblåst {n}"}})
+    _, tree = page(client, "/")
+    active = tree.xpath("//section[@aria-labelledby='active-heading']")[0]
+    assert "Pågående (4)" in text_of(active.xpath("h2")[0])
+    cards = active.xpath(".//article[contains(@class, 'notice-card')]//h3/a/@href")
+    assert cards == [f"/notices/{extreme}", f"/notices/{severe}"]
+    assert text_of(active.xpath(".//h3[@id='more-heading']")[0]) == ("Fler pågående störningar (2)")
+    lines = active.xpath(".//ul[@aria-labelledby='more-heading']/li")
+    assert [li.xpath("a/@href")[0] for li in lines] == [
+        f"/notices/{moderate}",
+        f"/notices/{minor}",
+    ]
+    assert text_of(lines[0]).startswith("Måttligt Lågt vattentryck · ")
+    # Every current notice is on the map, whether a card or a line.
+    data = json.loads(tree.xpath("string(//script[@id='map-data'])"))
+    assert {f["properties"]["url"] for f in data["features"]} == {
+        f"/notices/{nid}" for nid in (extreme, severe, moderate, minor)
+    }
+    ended_section = tree.xpath("//section[@aria-labelledby='ended-heading']")[0]
+    assert len(ended_section.xpath(".//article")) == 1
+    assert ended_section.xpath(
+        ".//a[text()='Alla avslutade störningar finns i arkivet']/@href"
+    ) == ["/archive"]
