@@ -194,7 +194,8 @@ class Composer:
                 message_id_domain=self.links.host,
             )
             with self._lock:
-                if len(self._email) > 4096:
+                # A rendered email is some 10-20 KB; a worker sends a handful of revisions.
+                if len(self._email) > 256:
                     self._email.clear()
                 self._email[key] = template
         unsubscribe = recipient.unsubscribe_url or self.links.unsubscribe_url(

@@ -24,6 +24,7 @@ class Outage(dict):
         self.outside = 0
         self.started_at: float | None = None
         self.ended_at: float | None = None
+        self._first_request = threading.Event()
 
     def start(self, mode: str) -> None:
         with self._lock:
@@ -36,6 +37,7 @@ class Outage(dict):
             self.ended_at = time.monotonic()
 
     def get(self, key, default=None):
+        self._first_request.set()
         with self._lock:
             if self.mode is not None:
                 self.during += 1
@@ -43,10 +45,18 @@ class Outage(dict):
             self.outside += 1
         return super().get(key, default)
 
-    def schedule(self, phases: list[tuple[str | None, float]]) -> threading.Thread:
-        """Run ``[(mode, seconds), ...]`` in a thread (None: provider healthy), then end."""
+    def schedule(
+        self, phases: list[tuple[str | None, float]], *, from_first_request: bool = False
+    ) -> threading.Thread:
+        """Run ``[(mode, seconds), ...]`` in a thread (None: provider healthy), then end.
+
+        ``from_first_request``: the first phase's clock starts at the first request, not
+        now, so a dispatcher slow to start on a busy machine still meets the whole outage.
+        """
 
         def run() -> None:
+            if from_first_request:
+                self._first_request.wait(60)
             for mode, seconds in phases:
                 if mode is None:
                     self.end()
