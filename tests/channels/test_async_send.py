@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from channels.base import Message, Outcome, Recipient
 from channels.providers.smtp import SmtpEmail
-from channels.providers.twilio import TwilioSms
+from channels.providers.twilio import TwilioSms, form_encoded
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_server import FakeTwilio
 
@@ -113,6 +116,41 @@ def test_many_sms_at_once_over_a_bounded_pool(fake_twilio):
     assert all(r.ok for r in results)
     assert Counter(m.to for m in fake_twilio.messages) == Counter(phones)
     assert 1 < fake_twilio.max_in_flight <= 20  # in parallel; the pool is the bound
+
+
+def test_one_text_to_many_residents_each_with_their_own_number_and_receipt_link(fake_twilio):
+    # The form body's quoting is remembered across requests (the same text for every
+    # recipient of a revision): nothing of one request may leak into the next.
+    text = "Koka vattnet i Bergkarlås & Västra Lund: 100 % säkert? Svara STOPP"
+    phones = [f"+4670200{n:04d}" for n in range(300)]
+    results = send_all(
+        sms_channel(fake_twilio),
+        [Recipient(p) for p in phones],
+        [Message(text, reference=f"{n}.1") for n in range(300)],
+        limit=50,
+    )
+    assert all(r.ok for r in results)
+    got = {m.to: m for m in fake_twilio.messages}
+    assert sorted(got) == sorted(phones)
+    for n, phone in enumerate(phones):
+        assert got[phone].body == text
+        assert got[phone].status_callback == f"{CALLBACK}?ref={n}.1"
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=20),
+        st.one_of(
+            st.text(max_size=200),
+            st.integers(),
+            st.lists(st.text(max_size=30), max_size=3),
+        ),
+        max_size=6,
+    )
+)
+def test_form_body_is_what_urlencode_writes(data):
+    assert form_encoded(data) == urlencode(data, doseq=True).encode("utf-8")
+    assert form_encoded(data) == urlencode(data, doseq=True).encode("utf-8")  # remembered
 
 
 def email_channel(server: FakeSmtp, **kwargs) -> SmtpEmail:
