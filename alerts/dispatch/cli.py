@@ -52,13 +52,24 @@ def worker(
     are the provider's limit for the whole installation: all workers share them
     through the database, so do not divide them by the number of workers.
     """
-    from alerts.db import is_postgres
+    from sqlalchemy.orm import sessionmaker
+
+    from alerts.db import is_postgres, make_engine
     from alerts.dispatch.worker import Dispatcher, DispatcherSettings, settle_heap
     from alerts.extensions import db as database
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     assert database.engine is not None
-    if not is_postgres(database.engine):
+    sessions = None
+    if is_postgres(database.engine):
+        # No ping before each transaction: the dispatcher waits out and retries a dropped
+        # connection itself (SQLAlchemy then refreshes the pool), and the ping was a round
+        # trip more for every claim, record and fan-out look.
+        engine = make_engine(
+            database.engine.url.render_as_string(hide_password=False), pool_pre_ping=False
+        )
+        sessions = sessionmaker(engine, expire_on_commit=False)
+    else:
         logger.warning(
             "varsla worker on SQLite: run exactly one dispatcher (this, or varsla serve's)"
         )
@@ -69,7 +80,7 @@ def worker(
         lease_s=lease_seconds,
         fanout_chunk=fanout_chunk,
     )
-    dispatcher = Dispatcher(app, settings)
+    dispatcher = Dispatcher(app, settings, sessions=sessions)
     if metrics_port:
         from alerts.web.observability import serve_metrics
 

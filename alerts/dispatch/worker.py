@@ -39,7 +39,7 @@ from flask import Flask
 from prometheus_client import Histogram
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.config import settings as settings_of
 from alerts.dispatch import fanout
@@ -147,15 +147,19 @@ class Dispatcher:
         *,
         owner: str | None = None,
         factories: dict[str, ChannelFactory] | None = None,
+        sessions: sessionmaker[Session] | None = None,
     ) -> None:
+        """``sessions``: where the dispatcher's transactions go (default: the application's
+        sessionmaker, db.sessionmaker)."""
         self.app = app
         self.settings = settings or DispatcherSettings.from_app(app)
         self.owner = owner or worker_name()
         self.factories = factories or channel_factories(settings_of(app))
         self.composer = Composer(links_from(settings_of(app)))
         assert db.sessionmaker is not None
+        self.sessions = sessions or db.sessionmaker
         self.limiters = {
-            name: SharedTokenBucket(db.sessionmaker, name, rate)
+            name: SharedTokenBucket(self.sessions, name, rate)
             for name, rate in self.settings.rates.items()
         }
         self.stop_event = threading.Event()
@@ -351,8 +355,7 @@ class Dispatcher:
         return snapshot
 
     def _claim(self, limit: int) -> list[_Job]:
-        assert db.sessionmaker is not None
-        with db.sessionmaker() as session, session.begin():
+        with self.sessions() as session, session.begin():
             claimed = claim_batch(session, self.owner, limit, lease_s=self.settings.lease_s)
             jobs = [
                 _Job(c, self._snapshot(session, c.revision_id, exercise=c.exercise))
@@ -361,12 +364,11 @@ class Dispatcher:
         return jobs
 
     def _record(self, reports: list[SendReport]) -> None:
-        assert db.sessionmaker is not None
         started = time.perf_counter()
         for attempt in (1, 2, 3):
             tally: Counter[tuple[str, str]] = Counter()
             try:
-                with db.sessionmaker() as session, session.begin():
+                with self.sessions() as session, session.begin():
                     counts = apply_reports(
                         session, self.owner, reports, self.settings.retry, tally=tally
                     )
@@ -408,23 +410,20 @@ class Dispatcher:
             logger.warning("%d sends will be retried: %s", retried.total(), dict(retried))
 
     def _reclaim(self) -> None:
-        assert db.sessionmaker is not None
-        with db.sessionmaker() as session, session.begin():
+        with self.sessions() as session, session.begin():
             reclaim_expired(session, max_attempts=self.settings.retry.max_attempts)
 
     def _renew(self) -> None:
         """Extend the leases this worker holds, so a slow provider or a busy host never
         makes a live worker look dead (its rows would then be sent twice)."""
-        assert db.sessionmaker is not None
-        with db.sessionmaker() as session, session.begin():
+        with self.sessions() as session, session.begin():
             renew_leases(session, self.owner, lease_s=self.settings.lease_s)
 
     def _expand(self) -> bool:
         """Write one chunk of the most urgent fan-out job; whether there was one. Between
         claims, so the first chunk's rows are being sent while the next is written."""
-        assert db.sessionmaker is not None
         try:
-            with db.sessionmaker() as session, session.begin():
+            with self.sessions() as session, session.begin():
                 expanded = fanout.expand_next(
                     session, self.owner, chunk=self.settings.fanout_chunk, cache=self._fanout_cache
                 )
@@ -434,15 +433,14 @@ class Dispatcher:
             # A bug or a record it cannot write: the job waits, the others and the sends
             # go on.
             logger.error("%s", failed, exc_info=failed.cause)
-            with db.sessionmaker() as session, session.begin():
+            with self.sessions() as session, session.begin():
                 fanout.record_failure(session, failed.job_id, str(failed))
             return False
         return expanded is not None
 
     def due_or_busy(self, within_s: float = 0.0) -> bool:
         """Whether anything is pending (due within ``within_s``), being sent or to fan out."""
-        assert db.sessionmaker is not None
-        with db.sessionmaker() as session:
+        with self.sessions() as session:
             horizon = utcnow() + timedelta(seconds=within_s)
             open_job = session.scalar(
                 select(FanoutJob.id)
@@ -510,8 +508,11 @@ class Dispatcher:
                         self._renew()
                         last_renew = now
                     # A fan-out job is looked for when woken (a publish), while one is being
-                    # expanded, and at every poll (a job whose worker died).
-                    if fanning or self.wake.is_set() or now - last_fanout >= settings.poll_s:
+                    # expanded, and at every poll (a job whose worker died or whose chunk
+                    # waits for a retry). While sending, as seldom as dead workers' leases
+                    # are: the look was a transaction every half second per worker.
+                    poll_s = settings.reclaim_every_s if inflight else settings.poll_s
+                    if fanning or self.wake.is_set() or now - last_fanout >= poll_s:
                         self.wake.clear()  # the claim below takes what it announced too
                         fanning, last_fanout = self._expand(), now
                     jobs: list[_Job] = []
