@@ -41,6 +41,11 @@ municipality's outline drawn by hand has a few hundred; a million-vertex polygon
 36 s to be accepted and made every list of notices that carried it huge."""
 MAX_DRAWN_PARTS = 50
 """Most parts a drawn MultiPolygon may have."""
+MIN_DRAWN_WIDTH_M = 2.0
+"""Narrowest a drawn part may be on average (twice its area over its perimeter): a thinner
+one is a slip of the mouse or a boundary drawn back along itself, which would reach next to
+nobody while its author believes it covers a street. The houses along one side of a street
+make a strip some 20 m wide."""
 MAX_CIRCLE_RADIUS_M = 100_000.0
 CIRCLE_QUAD_SEGMENTS = 16
 """Segments per quarter circle: a 64-gon, whose area is 0.16 % short of the true circle."""
@@ -110,9 +115,17 @@ def parse_polygon_geojson(
         raise error("coordinates", problem)
     parts = build_polygons(rings)
     for index, part in enumerate(parts):
-        if crs_mod.lon_lat_to_metric(shapely.make_valid(part)).area < 1.0:
-            label = f"part {index + 1}" if len(parts) > 1 else "the polygon"
+        label = f"part {index + 1}" if len(parts) > 1 else "the polygon"
+        metric = crs_mod.lon_lat_to_metric(shapely.make_valid(part))
+        if metric.area < 1.0:
             raise error("coordinates", f"{label} has no area: its points lie on a line")
+        width = 2 * metric.area / metric.length
+        if width < MIN_DRAWN_WIDTH_M:
+            raise error(
+                "coordinates",
+                f"{label} is {width:.1f} m wide on average (at least {MIN_DRAWN_WIDTH_M:g} m):"
+                " its points lie almost on a line",
+            )
     geometry: Polygon | MultiPolygon = parts[0] if len(parts) == 1 else MultiPolygon(parts)
     reason = invalidity_reason(geometry)
     if reason:

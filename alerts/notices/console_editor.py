@@ -303,6 +303,17 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
         ),
     ),
     (
+        re.compile(r"has no area: its points lie on a line$"),
+        N_("området har ingen yta: punkterna ligger på en linje"),
+    ),
+    (
+        re.compile(r"is (?P<width>[\d.]+) m wide on average \(at least (?P<least>[\d.]+) m\)"),
+        N_(
+            "området är bara %(width)s m brett i genomsnitt (minst %(least)s m): rita det runt "
+            "adresserna som meddelandet gäller"
+        ),
+    ),
+    (
         re.compile(r"^Input should be"),
         N_("ogiltigt värde"),
     ),

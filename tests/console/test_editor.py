@@ -287,6 +287,41 @@ def test_every_field_at_fault_is_named_in_one_save(as_):
     assert re.search(r'id="err-geometry">gränsen rör vid eller korsar sig själv: rita om', page)
 
 
+def test_a_drawn_sliver_is_refused_in_the_authors_language(as_):
+    """A boundary drawn back along itself looks like a street on the map but is half a metre
+    wide: the author is told how wide, next to the map, and the draft is not saved."""
+    client = as_("author")
+    data = {
+        "sv_headline": "Vattenavstängning Storgatan",
+        "category": "water",
+        "severity": "Moderate",
+        "urgency": "Expected",
+        "certainty": "Likely",
+        "channels": CHANNELS,
+    }
+    # 700 m east-west, 0.5 m north-south.
+    ring = [[14.50, 60.90], [14.513, 60.90], [14.513, 60.9000045], [14.50, 60.9000045]]
+    sliver = json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
+    response = client.post("/console/notices/new", data={**data, "geometry": sliver})
+    assert response.status_code == 422
+    assert re.search(
+        r'id="err-geometry">området är bara 0.5 m brett i genomsnitt \(minst 2 m\): rita det',
+        response.get_data(as_text=True),
+    )
+    page = client.post("/console/notices/new?lang=en", data={**data, "geometry": sliver}).get_data(
+        as_text=True
+    )
+    assert re.search(r'id="err-geometry">the area is only 0.5 m wide on average', page)
+    line = [[14.50, 60.90], [14.51, 60.90], [14.52, 60.90], [14.50, 60.90]]
+    page = client.post(
+        "/console/notices/new?lang=sv",
+        data={**data, "geometry": json.dumps({"type": "Polygon", "coordinates": [line]})},
+    ).get_data(as_text=True)
+    assert re.search(r'id="err-geometry">området har ingen yta', page)
+    drafts = client.get("/console/notices").get_data(as_text=True)
+    assert "Vattenavstängning Storgatan" not in drafts
+
+
 def test_the_error_summary_names_each_field_at_fault(session, office, as_):
     """Two emptied headlines in the all-clear read "Svenska: Rubrik: måste fyllas i" and
     "Engelska: Rubrik: …" in the summary, not "måste fyllas i" twice with no field named."""

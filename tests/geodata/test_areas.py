@@ -123,6 +123,40 @@ def test_drawn_polygon_with_too_few_points_is_refused():
     )
 
 
+def strip(width_m: float, length_m: float = 300.0, lon: float = 15.0, lat: float = 58.5):
+    """A drawn rectangle ``width_m`` north-south by ``length_m`` east-west."""
+    dlat = width_m / 111_320
+    dlon = length_m / (111_320 * math.cos(math.radians(lat)))
+    ring = [[lon, lat], [lon + dlon, lat], [lon + dlon, lat + dlat], [lon, lat + dlat]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def test_drawn_polygon_on_a_line_is_refused():
+    line = {
+        "type": "Polygon",
+        "coordinates": [[[15, 58.5], [15.01, 58.5], [15.02, 58.5], [15, 58.5]]],
+    }
+    assert refusal(line) == ("coordinates", "the polygon has no area: its points lie on a line")
+
+
+def test_drawn_sliver_is_refused_with_its_width():
+    # 300 m long and half a metre wide: a boundary drawn back along itself.
+    field, message = refusal(strip(0.5), field="area.geometry")
+    assert field == "area.geometry.coordinates"
+    assert message == (
+        "the polygon is 0.5 m wide on average (at least 2 m): its points lie almost on a line"
+    )
+    sliver = strip(0.5, lon=15.1)["coordinates"]
+    parts = {"type": "MultiPolygon", "coordinates": [square()["coordinates"], sliver]}
+    assert refusal(parts)[1].startswith("part 2 is 0.5 m wide on average")
+
+
+def test_drawn_street_strip_is_accepted():
+    # The houses along one side of a street: 20 m by 300 m, some 6,000 m².
+    polygon = parse_polygon_geojson(strip(20))
+    assert area_m2(polygon) == pytest.approx(6_000, rel=0.01)
+
+
 def test_self_intersecting_drawn_polygon_is_refused_with_where():
     bow_tie = {
         "type": "Polygon",
