@@ -75,7 +75,7 @@ def build_database(url: str) -> None:
     from alerts.notices.schemas import CancelIn, NoticeIn
     from alerts.operators.auth import create_operator
 
-    app = create_app({"VARSLA_DATABASE_URL": url, "SECRET_KEY": "bench"})
+    app = create_app({"VARSLA_DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
     with app.app_context():
         upgrade(db.engine)
         with db.begin() as session:
@@ -248,7 +248,7 @@ def publish_one(url: str) -> None:
     from alerts.notices import operations as services
     from alerts.notices.schemas import NoticeIn
 
-    app = create_app({"VARSLA_DATABASE_URL": url, "SECRET_KEY": "bench"})
+    app = create_app({"VARSLA_DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
     with app.app_context(), db.begin() as session:
         author = session.scalar(select(Operator).where(Operator.email == "author@bench.varsla"))
         approver = session.scalar(select(Operator).where(Operator.email == "approver@bench.varsla"))
