@@ -1,16 +1,24 @@
-"""Delivery figures of a notice, and the SMS preview an operator sees before publishing."""
+"""Delivery figures of a notice, whom it reaches, and the SMS preview an operator sees before
+publishing."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 
 from alerts.config import settings
-from alerts.dispatch.report import delivery_report, revision_sms_preview
+from alerts.dispatch.report import delivery_report, revision_reach, revision_sms_preview
 from alerts.dispatch.responses import NoticeDeliveries, SmsPreview
 from alerts.errors import NotFound, ValidationFailed
 from alerts.extensions import db
-from alerts.notices.api import NO_SUCH_NOTICE, NOTICE_ID_PARAMETER, notice_or_404, operator_required
+from alerts.notices.api import (
+    NO_SUCH_NOTICE,
+    NOTICE_ID_PARAMETER,
+    notice_or_404,
+    operator_required,
+    reach_out,
+)
 from alerts.notices.models import NoticeRevision
+from alerts.notices.responses import Reach as ReachOut
 from alerts.web.openapi import Operation, add_to_document
 
 bp = Blueprint("api_deliveries", __name__, url_prefix="/api/v1")
@@ -23,6 +31,18 @@ def notice_deliveries(notice_id: str):
     notice = notice_or_404(notice_id)
     report = NoticeDeliveries.model_validate(delivery_report(db.session, notice.id))
     return jsonify(report.to_json())
+
+
+@bp.get("/notices/<notice_id>/reach")
+@operator_required
+def notice_reach(notice_id: str):
+    """Who the notice's newest revision reaches, as its fan-out will write it: for an update
+    or the all-clear, with everyone an earlier revision was sent to (the console's figure)."""
+    notice = notice_or_404(notice_id)
+    found = revision_reach(db.session, notice, notice.revisions[-1])
+    if found is None:
+        raise NotFound("The notice has no area")
+    return jsonify(reach_out(found).to_json())
 
 
 @bp.get("/notices/<notice_id>/sms-preview")
@@ -65,6 +85,16 @@ def document(app: Flask) -> None:
                 "get": Operation(
                     "Deliveries of a notice: counts by channel and status, failures with reasons",
                     answer=NoticeDeliveries,
+                    parameters=[NOTICE_ID_PARAMETER],
+                    errors={404: NO_SUCH_NOTICE},
+                )
+            },
+            "/notices/{notice_id}/reach": {
+                "get": Operation(
+                    "Who the notice reaches: subscribers per channel and language (for an "
+                    "update or the all-clear, with everyone an earlier revision was sent to), "
+                    "and register addresses inside its area with no subscriber",
+                    answer=ReachOut,
                     parameters=[NOTICE_ID_PARAMETER],
                     errors={404: NO_SUCH_NOTICE},
                 )

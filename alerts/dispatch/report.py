@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, extract, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from alerts.dispatch.fanout import earlier_recipients
 from alerts.dispatch.messages import sms_preview
 from alerts.dispatch.models import Delivery, DeliveryStatus, FanoutJob, FanoutState
 from alerts.notices.models import Notice, NoticeRevision
+from alerts.notices.reach import PUSH_CHANNELS, Reach, reach_of_revision
 from alerts.notices.snapshots import build_snapshot
 from alerts.residents.models import Subscriber
 
@@ -211,3 +213,20 @@ def delivery_timeline(session: Session, notice_id: uuid.UUID) -> dict[str, Any]:
 
 def _iso(epoch_s: int) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
+
+
+def revision_reach(session: Session, notice: Notice, revision: NoticeRevision) -> Reach | None:
+    """Who ``revision`` reaches, as its fan-out will write it (None: no area).
+
+    A first revision: the area's subscribers who want its category. An update or the
+    all-clear: also everyone the dispatcher sent an earlier revision (its record), wherever
+    they live now and whatever they chose since. The console and the API show this figure.
+    """
+    if revision.number == 1:
+        return reach_of_revision(session, revision)
+    earlier = {
+        channel: earlier_recipients(session, notice, revision, channel)
+        for channel in revision.channels
+        if channel in PUSH_CHANNELS
+    }
+    return reach_of_revision(session, revision, earlier)

@@ -19,13 +19,14 @@ from alerts.notices import audit
 from alerts.notices import operations as notices
 from alerts.notices.models import Notice, NoticeStatus
 from alerts.notices.notice_templates import TEMPLATES
-from alerts.notices.reach import PUSH_CHANNELS, reach, reach_of_revision
+from alerts.notices.reach import PUSH_CHANNELS, reach
 from alerts.notices.responses import AuditTrail, NoticePage, TemplateList
 from alerts.notices.responses import Notice as NoticeOut
 from alerts.notices.responses import Reach as ReachOut
 from alerts.notices.schemas import (
     AreaIn,
     CancelIn,
+    CategoryName,
     ChannelName,
     EmptyIn,
     NoticeChangesIn,
@@ -206,6 +207,9 @@ class ReachIn(Strict):
 
     area: AreaIn
     channels: list[ChannelName] = list(PUSH_CHANNELS)  # type: ignore[arg-type]
+    #: The notice's category: then only residents a new alert of it reaches are counted
+    #: (they chose the category and have not paused), as its publish would write them.
+    category: CategoryName | None = None
 
 
 def reach_out(found) -> ReachOut:
@@ -222,23 +226,13 @@ def reach_out(found) -> ReachOut:
     )
 
 
-@bp.get("/notices/<notice_id>/reach")
-@operator_required
-def notice_reach(notice_id: str):
-    """Who the notice reaches: its newest revision's area and channels."""
-    notice = notice_or_404(notice_id)
-    found = reach_of_revision(db.session, notice.revisions[-1])
-    if found is None:
-        raise NotFound("The notice has no area")
-    return jsonify(reach_out(found).to_json())
-
-
 @bp.post("/reach")
 @operator_required
 def area_reach():
     """Who an area would reach, before it is saved."""
     data = parse(ReachIn, json_body())
-    found = reach(db.session, data.area.model_dump(exclude_none=True), data.channels)
+    area = data.area.model_dump(exclude_none=True)
+    found = reach(db.session, area, data.channels, category=data.category)
     return jsonify(reach_out(found).to_json())
 
 
@@ -362,18 +356,10 @@ def document(app: Flask) -> None:
         "/templates": {
             "get": Operation("Notice templates", answer=TemplateList),
         },
-        "/notices/{notice_id}/reach": {
-            "get": Operation(
-                "Who the notice reaches: subscribers per channel and language, and "
-                "register addresses inside its area with no subscriber",
-                answer=ReachOut,
-                parameters=[NOTICE_ID_PARAMETER],
-                errors={404: NO_SUCH_NOTICE},
-            )
-        },
         "/reach": {
             "post": Operation(
-                "Who an unsaved area would reach",
+                "Who an unsaved area would reach; with a category, only residents a new "
+                "alert of it reaches (they chose it and have not paused)",
                 answer=ReachOut,
                 body=ReachIn,
                 errors={

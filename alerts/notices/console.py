@@ -38,9 +38,13 @@ from alerts.dispatch.approvals import (
     told_about,
 )
 from alerts.dispatch.approvals import send_due as send_approval_messages
-from alerts.dispatch.fanout import earlier_recipients
 from alerts.dispatch.models import ApprovalMessageStatus, Delivery, FanoutJob, FanoutState
-from alerts.dispatch.report import TIMELINE_KINDS, delivery_report, delivery_timeline
+from alerts.dispatch.report import (
+    TIMELINE_KINDS,
+    delivery_report,
+    delivery_timeline,
+    revision_reach,
+)
 from alerts.errors import DomainError, FieldError, ValidationFailed
 from alerts.extensions import db
 from alerts.i18n import N_
@@ -67,7 +71,7 @@ from alerts.notices.models import (
     RevisionState,
 )
 from alerts.notices.notice_templates import TEMPLATES, fill_template
-from alerts.notices.reach import PUSH_CHANNELS, Reach, reach, reach_of_revision
+from alerts.notices.reach import Reach, reach
 from alerts.notices.schemas import (
     ALL_CHANNELS,
     REASON_MAX,
@@ -478,19 +482,6 @@ def sms_parts():
 # --- one notice -----------------------------------------------------------------------
 
 
-def _reach_of(notice: Notice, revision: NoticeRevision) -> Reach | None:
-    """Who ``revision`` reaches: for an update or the all-clear, with who got the earlier
-    revisions (the dispatcher's record), as its fan-out will write it."""
-    if revision.number == 1:
-        return reach_of_revision(db.session, revision)
-    earlier = {
-        channel: earlier_recipients(db.session, notice, revision, channel)
-        for channel in revision.channels
-        if channel in PUSH_CHANNELS
-    }
-    return reach_of_revision(db.session, revision, earlier)
-
-
 def _changes(notice: Notice) -> dict[str, Any] | None:
     """What the waiting revision changes in the published one (texts, area, fields)."""
     waiting, published = notice.working_revision, notice.published_revision
@@ -555,7 +546,7 @@ def _map_data(notice: Notice, shown: NoticeRevision) -> dict[str, Any]:
 def notice_detail(notice_id: str):
     notice = _get(notice_id)
     shown = notice.working_revision or notice.current_revision
-    found = _reach_of(notice, shown)
+    found = revision_reach(db.session, notice, shown)
     sms_recipients = found.by_channel.get("sms", {}) if found else {}
     previews: dict[str, Any] = {}
     if notice.status not in (S.CANCELLED, S.EXPIRED) or notice.working_revision is not None:

@@ -253,21 +253,55 @@ def test_an_updates_reach_counts_who_got_the_alert_as_well_as_the_new_area(sessi
         return found.group(1)
 
     assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    headers = api_headers(session, office["author"])
+    session.commit()
+
+    def api_sms() -> dict:
+        found = client.get(f"/api/v1/notices/{notice.id}/reach", headers=headers).get_json()
+        return found["channels"]["sms"]
+
+    # The API's figure is the console's: it counted the new area only.
+    assert api_sms() == {"total": 2, "by_language": {"sv": 1, "en": 1}}
     approve_notice(session, notice, by=office["approver"])
     publish_notice(session, notice, by=office["approver"])
     session.commit()
     expand_all(session)
     assert sent(2) == 2
     # someone new in Bergkarlås after the update: the all-clear is not for them
-    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740607")
+    add_subscriber(session, centre(BERGKARLAS_BOX), phone="+46701740607", language="en")
     cancel_notice(session, notice, CancelIn(), by=office["author"])
     session.commit()
     assert summary().startswith("2 prenumeranter; SMS: 2 (Svenska 1, Engelska 1)")
+    # The two the alert and the update went to, not the area's two English speakers now.
+    assert api_sms() == {"total": 2, "by_language": {"sv": 1, "en": 1}}
     approve_notice(session, notice, by=office["approver"])
     publish_notice(session, notice, by=office["approver"])
     session.commit()
     expand_all(session)
     assert sent(3) == 2
+
+
+def test_the_apis_reach_of_an_unsaved_area_follows_a_category(session, office, client):
+    """A system drafting through the API asks who a water notice would reach: the resident
+    who chose only electricity is not counted, as the publish would not write them."""
+    from alerts.residents.models import category_mask
+
+    add_subscriber(session, GESUNDA, phone="+46701740605")
+    add_subscriber(
+        session, GESUNDA, phone="+46701740606", categories=category_mask(["electricity"])
+    )
+    headers = api_headers(session, office["author"])
+    session.commit()
+
+    def ask(**extra):
+        body = {"area": {"zones": ["gesunda"]}, "channels": ["sms"], **extra}
+        return client.post("/api/v1/reach", json=body, headers=headers)
+
+    assert ask().get_json()["subscribers"] == 2  # no category: everyone in the area
+    assert ask(category="water").get_json()["subscribers"] == 1
+    assert ask(category="electricity").get_json()["subscribers"] == 2
+    bad = ask(category="weather")
+    assert bad.status_code == 422 and bad.get_json()["field"] == "category"
 
 
 def test_the_editors_live_reach_follows_the_chosen_category(session, office, as_):
