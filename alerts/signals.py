@@ -24,3 +24,12 @@ revision_submitted = _signals.signal(
     sender and ``session`` and ``revision``; receivers write what must commit with it (the
     messages that tell the approvers).""",
 )
+
+approval_requested = _signals.signal(
+    "approval-requested",
+    doc="""A revision waiting for approval was committed by a request (a submit, a proposed
+    update or all-clear through the API). Sent after the commit with the notice as sender
+    and no transaction open, so receivers may call providers (telling the approvers at once;
+    the scheduler tries again what fails). The console tells approvers itself, to say what
+    came of it.""",
+)

@@ -11,9 +11,10 @@ the console's outbox, and ``varsla worker``.
 May import: ``alerts.notices``, ``alerts.residents``, ``alerts.places`` (models
 and queries), ``channels``, ``geodata`` and the shared modules of ``alerts``.
 Nothing outside this folder imports the dispatcher's internals; the notices
-feature reaches it through :data:`alerts.signals.revision_released` and
-:data:`alerts.signals.revision_submitted`, and only its console pages call in here
-(reports, and sending the approval messages at once after a submit).
+feature reaches it through :data:`alerts.signals.revision_released`,
+:data:`alerts.signals.revision_submitted` and :data:`alerts.signals.approval_requested`
+(the API's submits, told at once), and only its console pages call in here (reports,
+and sending the approval messages at once after a submit).
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ def init_app(app: Flask) -> None:
         worker,
     )
     from alerts.scheduling import register_job
-    from alerts.signals import revision_released, revision_submitted
+    from alerts.signals import approval_requested, revision_released, revision_submitted
 
     revision_released.connect(fanout.on_revision_released)
     revision_submitted.connect(approvals.on_revision_submitted)
+    approval_requested.connect(approvals.on_approval_requested)
     register_job(app, "reclaim_leases", jobs.reclaim_leases)
     register_job(app, "drop_stale_deliveries", jobs.drop_stale_deliveries)
     register_job(app, "purge_expired_deliveries", jobs.purge_expired_deliveries)

@@ -8,9 +8,9 @@ not write it, SMS to those of them with a mobile number. A submit that commits c
 therefore not lose its approval messages, whatever the mail server or Twilio does at
 that moment.
 
-:func:`send_due` sends them: the console right after the commit (so approvers are told
-at once), and the scheduler at every tick for what failed meanwhile or was submitted
-through the API. A row is taken with a guarded update and committed before the provider
+:func:`send_due` sends them: right after the commit, the console and the API
+(:func:`tell_waiting`, so approvers are told at once), and the scheduler at every tick
+for what failed meanwhile. A row is taken with a guarded update and committed before the provider
 is called, so no transaction is held
 across a slow provider (on SQLite that would stall every writer) and two senders never
 both send it. A provider that fails for a while is tried again with a doubling wait; a
@@ -32,11 +32,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from alerts.config import Settings
+from alerts.config import Settings, settings
 from alerts.db import rowcount
 from alerts.dispatch.channels_config import email_factory, sms_factory
 from alerts.dispatch.models import ApprovalMessage, OutboxMessage
 from alerts.dispatch.models import ApprovalMessageStatus as A
+from alerts.extensions import db
 from alerts.notices.models import Notice, NoticeRevision, RevisionState
 from alerts.notices.operations import revision_authors
 from alerts.operators.models import Operator, Role
@@ -113,6 +114,35 @@ def on_revision_submitted(
 ) -> None:
     """Receiver of :data:`alerts.signals.revision_submitted`."""
     queue_for(session, notice, revision)
+
+
+def tell_waiting(
+    session: Session, sessions: Callable[[], Session], config: Settings, notice: Notice
+) -> Counter[str]:
+    """Send the approval messages of the revision of ``notice`` that waits for approval,
+    once its submit has committed; how many ended in each status (none: nothing waits).
+    What fails now waits for the scheduler's next try."""
+    waiting = notice.working_revision
+    if waiting is None or waiting.state != RevisionState.PENDING_APPROVAL:
+        return Counter()
+    ids = approval_message_ids(session, notice.id, waiting.number)
+    return send_due(sessions, config, ids=ids) if ids else Counter()
+
+
+def on_approval_requested(notice: Notice, **_: Any) -> None:
+    """Receiver of :data:`alerts.signals.approval_requested`: tell the approvers at once.
+
+    The submit has committed and its answer is on its way: a failure here is logged, not
+    raised (the client would take an error for a submit that did not happen), and the
+    scheduler sends what is still due.
+    """
+    assert db.sessionmaker is not None
+    try:
+        tell_waiting(db.session, db.sessionmaker, settings(), notice)
+    except Exception:
+        logger.exception(
+            "telling the approvers of notice %s failed; the scheduler retries", notice.id
+        )
 
 
 @dataclass(frozen=True)

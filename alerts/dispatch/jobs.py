@@ -26,8 +26,8 @@ def purge_old_exercises(session: Session) -> int:
 
 
 def send_approval_messages(session: Session) -> object:
-    """Approval messages whose wait is over, and those of submits through the API (the
-    console sends its own at once). In transactions of their own: none may stay open
+    """Approval messages whose wait is over: the console and the API send each submit's
+    own at once, and what failed then is tried again here. In transactions of their own: none may stay open
     while a provider is called, so the tick's ``session`` is left unused."""
     assert db.sessionmaker is not None
     return approvals.send_due(db.sessionmaker, settings()) or None

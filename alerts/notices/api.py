@@ -17,7 +17,7 @@ from alerts.errors import DomainError, MalformedRequest, NotFound, ValidationFai
 from alerts.extensions import db
 from alerts.notices import audit
 from alerts.notices import operations as notices
-from alerts.notices.models import Notice, NoticeStatus
+from alerts.notices.models import Notice, NoticeStatus, RevisionState
 from alerts.notices.notice_templates import TEMPLATES
 from alerts.notices.reach import PUSH_CHANNELS, reach
 from alerts.notices.responses import AuditTrail, NoticePage, TemplateList
@@ -38,6 +38,7 @@ from alerts.notices.schemas import (
 )
 from alerts.notices.serializers import audit_out, notice_out, notice_summary_out, template_out
 from alerts.operators.auth import operator_for_api_key
+from alerts.signals import approval_requested
 from alerts.web.openapi import Operation, add_to_document
 from alerts.web.pagination import PAGING_PARAMETERS, page
 
@@ -95,6 +96,10 @@ def notice_or_404(notice_id: str) -> Notice:
 
 def _answer(notice: Notice, status: int = 200):
     db.session.commit()
+    waiting = notice.working_revision
+    if waiting is not None and waiting.state == RevisionState.PENDING_APPROVAL:
+        # Committed: the dispatch feature tells the approvers now, not at the next tick.
+        approval_requested.send(notice)
     response = jsonify(notice_out(notice, base_url=_base_url()).to_json())
     response.status_code = status
     if status == 201:

@@ -32,12 +32,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from alerts.config import settings
-from alerts.dispatch.approvals import (
-    approval_message_ids,
-    approvers_told_by_email,
-    told_about,
-)
-from alerts.dispatch.approvals import send_due as send_approval_messages
+from alerts.dispatch.approvals import approvers_told_by_email, tell_waiting, told_about
 from alerts.dispatch.models import ApprovalMessageStatus, Delivery, FanoutJob, FanoutState
 from alerts.dispatch.report import (
     TIMELINE_KINDS,
@@ -328,12 +323,11 @@ def new_notice():
 def _tell(notice: Notice) -> None:
     """Send the approval messages the committed submit wrote (the scheduler tries again
     what fails now), and say what became of them."""
+    assert db.sessionmaker is not None
+    counts = tell_waiting(db.session, db.sessionmaker, settings(), notice)
     waiting = notice.working_revision
     if waiting is None or waiting.state != R.PENDING_APPROVAL:
         return
-    ids = approval_message_ids(db.session, notice.id, waiting.number)
-    assert db.sessionmaker is not None
-    counts = send_approval_messages(db.sessionmaker, settings(), ids=ids)
     told = approvers_told_by_email(db.session, notice.id, waiting.number)
     if told:
         flash(

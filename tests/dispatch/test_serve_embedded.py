@@ -337,7 +337,10 @@ def test_serve_sends_the_alert_and_then_the_all_clear_to_the_residents_in_the_ar
         )
         assert message.from_ == "MoraVatten"
         assert message.status_callback.startswith(f"{base_url}/webhooks/twilio/status")
-    mails = smtp.received
+    # The approver was told by email the moment the API's submit committed.
+    told = [m for m in smtp.received if m.rcpt_tos == [APPROVER]]
+    assert len(told) == 1 and f"/console/notices/{nid}" in told[0].message.get_content()
+    mails = [m for m in smtp.received if m.rcpt_tos != [APPROVER]]
     assert sorted(r for m in mails for r in m.rcpt_tos) == sorted(mail_to)
     for mail in mails:
         language = mail_to[mail.rcpt_tos[0]]
@@ -366,7 +369,8 @@ def test_serve_sends_the_alert_and_then_the_all_clear_to_the_residents_in_the_ar
         assert len(bodies) == 2, (number, bodies)
         assert bodies[0].startswith(HEADLINES[language])
         assert bodies[1].startswith(ALL_CLEAR[language]), (number, bodies[1])
-    mails = smtp.received
+    assert len([m for m in smtp.received if m.rcpt_tos == [APPROVER]]) == 2  # and the all-clear
+    mails = [m for m in smtp.received if m.rcpt_tos != [APPROVER]]
     assert len(mails) == 2 * alert_mails
     for address, language in mail_to.items():
         subjects = [m.message["Subject"] for m in mails if m.rcpt_tos == [address]]

@@ -160,9 +160,13 @@ def test_troublesome_text_that_is_accepted_is_text_everywhere(
     assert b"<" not in active.data
     assert active.get_json()["items"][0]["headline"] == headline
 
-    (mail,) = [m.message for m in fake_smtp.received]
+    (mail,) = [m.message for m in fake_smtp.received if m.rcpt_tos == ["anna@example.se"]]
     assert mail["Subject"] == headline
     plain = mail.get_body(("plain",)).get_content()
     assert headline in plain and FORMULA in plain
     html = mail.get_body(("html",)).get_content()
     assert headline in _inert_html(html)
+    # The approver's "waiting for you" email, sent when the API's submit committed.
+    (told,) = [m.message for m in fake_smtp.received if m.rcpt_tos != ["anna@example.se"]]
+    assert told["Subject"].endswith(headline)
+    assert told.get_content_type() == "text/plain" and headline in told.get_content()
