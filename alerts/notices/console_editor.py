@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import format_decimal, gettext
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -320,13 +320,21 @@ _KNOWN: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+#: Groups of the patterns above that are figures, written in the reader's locale.
+_DECIMALS = {"width", "least"}
+
+
 def console_message(error: FieldError) -> str:
     """A field's message in the reader's language."""
     if not error.params:
         for pattern, msgid in _KNOWN:
             match = pattern.search(error.message)
             if match:
-                return gettext(msgid, **match.groupdict())
+                values = match.groupdict()
+                for name in _DECIMALS.intersection(values):
+                    # "0,5 m" in Swedish: geodata writes its figures the English way.
+                    values[name] = format_decimal(float(values[name]))
+                return gettext(msgid, **values)
     return field_message(error)
 
 

@@ -305,13 +305,13 @@ def test_a_drawn_sliver_is_refused_in_the_authors_language(as_):
     response = client.post("/console/notices/new", data={**data, "geometry": sliver})
     assert response.status_code == 422
     assert re.search(
-        r'id="err-geometry">området är bara 0.5 m brett i genomsnitt \(minst 2 m\): rita det',
+        r'id="err-geometry">området är bara 0,5 m brett i genomsnitt \(minst 2 m\): rita det',
         response.get_data(as_text=True),
     )
     page = client.post("/console/notices/new?lang=en", data={**data, "geometry": sliver}).get_data(
         as_text=True
     )
-    assert re.search(r'id="err-geometry">the area is only 0.5 m wide on average', page)
+    assert re.search(r'id="err-geometry">the area is only 0\.5 m wide on average', page)
     line = [[14.50, 60.90], [14.51, 60.90], [14.52, 60.90], [14.50, 60.90]]
     page = client.post(
         "/console/notices/new?lang=sv",
