@@ -186,17 +186,21 @@ def test_a_revision_approved_meanwhile_is_not_announced_any_more(
     assert _approval_messages(db_session)[("email", "second@test.varsla.se")].status == "dropped"
 
 
+def _submit_through_the_api(app, session, author):
+    notice = create_notice(session, NoticeIn.model_validate(notice_payload()), by=author)
+    session.commit()
+    headers = api_headers(session, author)
+    session.commit()
+    done = app.test_client().post(f"/api/v1/notices/{notice.id}/submit", json={}, headers=headers)
+    return notice, done
+
+
 def test_a_submit_through_the_api_tells_the_approvers_at_once(
     dispatch_app, db_session, desk, fake_smtp
 ):
     """A system submitting through the API (a utility's control room) gets its notice in
     front of the approvers as fast as an author in the console: not at the next tick."""
-    notice = create_notice(db_session, NoticeIn.model_validate(notice_payload()), by=desk.author)
-    db_session.commit()
-    client = dispatch_app.test_client()
-    headers = api_headers(db_session, desk.author)
-    db_session.commit()
-    done = client.post(f"/api/v1/notices/{notice.id}/submit", json={}, headers=headers)
+    notice, done = _submit_through_the_api(dispatch_app, db_session, desk.author)
     assert done.status_code == 200, done.get_data(as_text=True)
     assert done.get_json()["status"] == "pending_approval"
     assert [m.rcpt_tos for m in fake_smtp.received] == [["approver@test.varsla.se"]]
@@ -212,12 +216,7 @@ def test_an_api_submit_stands_when_the_mail_server_fails_and_the_tick_tells_late
     dispatch_app, db_session, desk, fake_smtp
 ):
     fake_smtp.replies["approver@test.varsla.se"] = "451 4.3.0 Try again later"
-    notice = create_notice(db_session, NoticeIn.model_validate(notice_payload()), by=desk.author)
-    db_session.commit()
-    client = dispatch_app.test_client()
-    headers = api_headers(db_session, desk.author)
-    db_session.commit()
-    done = client.post(f"/api/v1/notices/{notice.id}/submit", json={}, headers=headers)
+    _, done = _submit_through_the_api(dispatch_app, db_session, desk.author)
     assert done.status_code == 200 and done.get_json()["status"] == "pending_approval"
     assert fake_smtp.received == []
     assert _approval_messages(db_session)[("email", "approver@test.varsla.se")].status == (
