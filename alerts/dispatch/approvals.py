@@ -10,13 +10,13 @@ that moment.
 
 :func:`send_due` sends them: right after the commit, the console and the API
 (:func:`tell_waiting`, so approvers are told at once), and the scheduler at every tick
-for what failed meanwhile. A row is taken with a guarded update and committed before the provider
-is called, so no transaction is held
-across a slow provider (on SQLite that would stall every writer) and two senders never
-both send it. A provider that fails for a while is tried again with a doubling wait; a
-revision no longer waiting (approved, rejected, withdrawn) is not announced any more.
-Twilio's receipts for the SMS move the row forward (:func:`apply_receipt`), and the
-console shows per approver what became of each message (:func:`told_about`).
+for what failed meanwhile. A row is taken with a guarded update and committed before
+the provider is called, so no transaction is held across a slow provider (on SQLite
+that would stall every writer) and two senders never both send it. A provider that
+fails for a while is tried again with a doubling wait; a revision no longer waiting
+(approved, rejected, withdrawn) is not announced any more. Twilio's receipts for the SMS
+move the row forward (:func:`apply_receipt`), and the console shows per approver what
+became of each message (:func:`told_about`).
 """
 
 from __future__ import annotations
