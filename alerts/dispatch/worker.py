@@ -1,19 +1,20 @@
 """The dispatcher loop: claim, send with bounded concurrency under rate limits, record.
 
-One main thread talks to the database: it claims a batch (one short
-transaction, committed, session closed), builds each revision's snapshot once,
-and hands the batch to the sender. The sender is an asyncio event loop in its
-own thread: ``concurrency`` long-lived sending tasks take claimed deliveries
-from one queue, so at most that many talk to a provider at once (the SDK's
-asyncio Twilio client, ``messages.create_async``; SMTP over a few reused
-aiosmtplib connections). The main thread claims at most ``concurrency + batch_size``
-ahead of what has been recorded, so memory stays bounded however large the
-backlog. A task waits for a token of its channel's rate limit before calling
-the provider; the limit is shared by all dispatcher processes, and one waiting
-task at a time fetches a grant of tokens for the others, in a thread and its
-own short transaction (alerts.dispatch.ratelimit). Otherwise the sender never
-touches the database. Results come back on a queue and are recorded in
-batches. No database connection is held while a provider is called.
+One main thread talks to the database: it claims a batch (one short transaction,
+committed, session closed), builds each revision's snapshot once, and hands the
+batch to the sender. The sender is an asyncio event loop in its own thread:
+``concurrency`` long-lived sending tasks take claimed deliveries from one queue,
+so at most that many talk to a provider at once (the SDK's asyncio Twilio
+client, ``messages.create_async``; SMTP with smtplib over a few reused
+connections, a thread each). The main thread claims at most
+``concurrency + batch_size`` ahead of what has been recorded, so memory stays
+bounded however large the backlog. A task waits for a token of its channel's
+rate limit before calling the provider; the limit is shared by all dispatcher
+processes, and one waiting task at a time fetches a grant of tokens for the
+others, in a thread and its own short transaction (alerts.dispatch.ratelimit).
+Otherwise the sender never touches the database. Results come back on a queue
+and are recorded in batches. No database connection is held while a provider is
+called.
 """
 
 from __future__ import annotations

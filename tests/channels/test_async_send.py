@@ -1,4 +1,5 @@
-"""Sending on an event loop: the Twilio SDK's asyncio client and aiosmtplib, against the fakes.
+"""Sending from an event loop: the Twilio SDK's asyncio client, and SMTP connections on
+threads of their own, against the fakes.
 
 The same request and the same outcomes as the synchronous ``send`` (tests in
 test_sms.py and test_email.py), many at once, over a bounded set of reused

@@ -1,7 +1,7 @@
 """The sender: claimed batches go out on an event loop, bounded, once each, and are recorded.
 
 Through the real Twilio SDK (``messages.create_async``) against the fake Twilio
-server, and aiosmtplib against aiosmtpd; the fakes count what a resident would
+server, and SMTP (smtplib, a thread per connection) against aiosmtpd; the fakes count what a resident would
 receive, how many requests were in flight at once and how many SMTP
 connections carried the messages.
 """
