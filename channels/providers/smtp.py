@@ -374,9 +374,13 @@ class SmtpEmail(PushChannel):
             smtp: smtplib.SMTP | None = self._idle.pop()
         except IndexError:
             smtp = None
-        result, smtp = self._send_on(smtp, recipient, message)
-        if smtp is not None:
-            self._idle.append(smtp)
+        try:
+            result, smtp = self._send_on(smtp, recipient, message)
+        finally:
+            # Also when sending raised (a message that could not be rendered): the
+            # connection is still good, and a lost one would stay open until collected.
+            if smtp is not None:
+                self._idle.append(smtp)
         return result
 
     async def close_async(self) -> None:

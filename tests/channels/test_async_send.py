@@ -237,3 +237,29 @@ def test_email_connection_dropped_between_messages_reconnects_and_loses_nothing(
         assert all(r.ok for r in results)
         assert len(server.received) == 8
         assert server.session_count == 4  # two before the drop, two after
+
+
+def test_email_a_message_that_cannot_be_rendered_fails_alone_and_keeps_the_connection():
+    with FakeSmtp() as server:
+        channel = email_channel(server, connections=1)
+        render = channel.render
+
+        def broken(recipient, message, smtputf8):
+            if message.reference == "bad":
+                raise ValueError("cannot render")
+            return render(recipient, message, smtputf8)
+
+        channel.render = broken
+        results = send_all(
+            channel,
+            [Recipient(f"{n}@example.se") for n in ("a", "b", "c")],
+            [Message("Hej", reference=ref) for ref in ("ok1", "bad", "ok2")],
+            limit=1,
+        )
+        assert [(r.outcome, r.error_code) for r in results] == [
+            (Outcome.ACCEPTED, None),
+            (Outcome.RETRY, "exception"),
+            (Outcome.ACCEPTED, None),
+        ]
+        assert sorted(m.rcpt_tos[0] for m in server.received) == ["a@example.se", "c@example.se"]
+        assert server.session_count == 1  # the connection went back to the pool
