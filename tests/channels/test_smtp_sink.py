@@ -41,13 +41,19 @@ def message(n: int) -> Message:
     return Message(body, subject="Koka vattnet", reference=f"dlv-{n}", html=f"<p>{n}</p>")
 
 
-def test_the_sink_accepts_each_message_once_over_parallel_connections():
+def all_at_once(count: int):
+    """``sending`` for :func:`run_sink`: ``count`` messages handed to ``send_async`` at once."""
+
     async def sending(channel):
         return await asyncio.gather(
-            *(channel.send_async(Recipient(f"r{n}@example.se"), message(n)) for n in range(20))
+            *(channel.send_async(Recipient(f"r{n}@example.se"), message(n)) for n in range(count))
         )
 
-    results, accepted, _ = run_sink(0.0, sending)
+    return sending
+
+
+def test_the_sink_accepts_each_message_once_over_parallel_connections():
+    results, accepted, _ = run_sink(0.0, all_at_once(20))
 
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 20
     assert accepted == 20
@@ -68,13 +74,8 @@ def test_the_synchronous_sender_and_an_empty_body_go_through_too():
 
 
 def test_data_is_answered_after_the_latency_one_message_per_exchange():
-    async def sending(channel):
-        # Two messages on each of the 4 connections: two exchanges of 0.2 s one after the other.
-        return await asyncio.gather(
-            *(channel.send_async(Recipient(f"r{n}@example.se"), message(n)) for n in range(8))
-        )
-
-    results, accepted, took = run_sink(0.2, sending)
+    # Two messages on each of the 4 connections: two exchanges of 0.2 s one after the other.
+    results, accepted, took = run_sink(0.2, all_at_once(8))
 
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 8
     assert accepted == 8
